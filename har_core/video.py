@@ -1,0 +1,464 @@
+"""Video in and out with PyAV: probe, stream upright RGB frames with real timestamps, write browser-ready H.264.
+
+Decoding streams one frame at a time, so memory does not grow with the length of the video. Frames are
+turned upright according to the container's display matrix (phones store portrait video as landscape
+frames plus a rotation), so every coordinate downstream refers to the picture as people see it.
+Anything that goes wrong with the input becomes a `VideoError` with a one-line message; FFmpeg's own
+exceptions never reach the user.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import av
+import numpy as np
+
+from har_core.errors import OutputError, VideoError
+
+DECODE_THREADS = min(4, os.cpu_count() or 1)
+"""Decoder threads. Pose inference, not decoding, is the bottleneck; more threads only hold more frames
+in flight (memory: each is a full picture, 50 MB at 8K) and take cores from inference."""
+
+_VFR_SAMPLE_PACKETS = 120
+"""Packets whose timestamps `probe` inspects to tell constant from variable frame rate."""
+
+_REORDER_DEPTH = 16
+"""Most frames a decoder reorders (H.264's limit): the last timestamps of a partial sample may have holes."""
+
+_ASSUMED_FPS = Fraction(30)
+"""Rate used only when the container states none (single-frame or broken files)."""
+
+_NOT_VIDEO_FORMATS = {"image2": "a still image", "tty": "a text file", "hls": "a playlist", "concat": "a playlist"}
+"""Demuxers FFmpeg will happily open that do not hold a video; `*_pipe` demuxers are still images too."""
+
+_NO_FRAMES = "The video has no frames that can be decoded (is the file truncated or damaged?)."
+
+_ENCODER_TIME_BASE = Fraction(1, 90000)
+"""Output ticks: 90 kHz represents common rates (24, 25, 30000/1001, 60) exactly and VFR times finely."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` learns about a video without decoding more than its first frame.
+
+    width, height: the upright picture, after rotation. rotation: clockwise degrees (0, 90, 180, 270) the
+    stored frames are turned to show them upright, as the old `rotate` tag of phone videos says.
+    frame_count: exact when the container states it (`frame_count_exact`), else duration x fps.
+    fps: the container's average rate (for VFR video, the mean). is_vfr: whether the timestamps of the
+    first packets are irregular; a video that changes rate only later is reported as constant.
+    """
+
+    path: Path
+    container: str
+    codec: str
+    width: int
+    height: int
+    rotation: int
+    fps: Fraction
+    frame_count: int
+    frame_count_exact: bool
+    duration_s: float
+    has_audio: bool
+    is_vfr: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values (for summary.json and the dashboard)."""
+        return {
+            "path": str(self.path),
+            "container": self.container,
+            "codec": self.codec,
+            "width": self.width,
+            "height": self.height,
+            "rotation": self.rotation,
+            "fps": float(self.fps),
+            "frame_count": self.frame_count,
+            "frame_count_exact": self.frame_count_exact,
+            "duration_s": self.duration_s,
+            "has_audio": self.has_audio,
+            "is_vfr": self.is_vfr,
+        }
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its position in decode order, its presentation time, and the upright picture.
+
+    index: 0, 1, 2 ... over the frames that decoded (a corrupt frame that is skipped takes no index).
+    time_s: presentation time relative to the first frame, from the stream's timestamps (not index/fps).
+    image: RGB uint8 (height, width, 3), upright; downscaled if `iter_frames` was given `max_side`.
+    """
+
+    index: int
+    time_s: float
+    image: np.ndarray
+
+
+def probe(path: Path) -> VideoInfo:
+    """Describe a video cheaply: container header, the first packets' timestamps and the first frame.
+
+    Raises VideoError when the file is missing, empty, not a video, has no video stream or no frame
+    that decodes, so a run fails before any work is done.
+    """
+    container, stream = _open(Path(path))
+    with container:
+        first, packet_pts = _first_frame_and_pts(container, stream)
+        if first is None:
+            raise VideoError(_NO_FRAMES)
+        rotation = _rotation_cw(first, stream)
+        width, height = (first.height, first.width) if rotation in (90, 270) else (first.width, first.height)
+        is_vfr = _irregular(packet_pts)
+        exact = stream.frames > 0
+        fps = _rate(stream)
+        if is_vfr and not exact:
+            # Matroska states the nominal rate, not the mean, and no frame count: measure the mean instead.
+            fps = _mean_rate(packet_pts, stream.time_base) or fps
+        duration_s = _duration_s(container, stream)
+        frame_count = stream.frames if exact else max(1, round(duration_s * fps))
+        return VideoInfo(
+            path=Path(path),
+            container=container.format.name,
+            codec=stream.codec_context.name,
+            width=width,
+            height=height,
+            rotation=rotation,
+            fps=fps,
+            frame_count=frame_count,
+            frame_count_exact=exact,
+            duration_s=duration_s if duration_s > 0 else float(frame_count / fps),
+            has_audio=bool(container.streams.audio),
+            is_vfr=is_vfr,
+        )
+
+
+def iter_frames(path: Path, max_side: int | None = None) -> Iterator[Frame]:
+    """Yield every decodable frame of the first video stream, upright, in presentation order.
+
+    max_side: if the longer side exceeds it, frames are scaled down (area averaging) so it equals
+    max_side. Memory then stays bounded for 8K input, and every coordinate computed on these frames is in
+    the downscaled picture, not the original.
+
+    A corrupt packet mid-stream is skipped; a truncated file yields the frames before the damage. Raises
+    VideoError if the file cannot be opened as a video or not a single frame decodes; being a generator,
+    it raises on the first `next()`, so call `probe` first to fail before any work starts. Close the
+    generator (or use `contextlib.closing`) when stopping early, to release the file at once.
+    """
+    if max_side is not None and max_side < 1:
+        raise ValueError(f"max_side must be positive, got {max_side}")
+    container, stream = _open(Path(path))
+    with container:
+        stream.thread_type = "AUTO"
+        stream.codec_context.thread_count = DECODE_THREADS
+        step = 1 / float(_rate(stream))
+        rotation = 0
+        first_pts: int | None = None
+        time_s = 0.0
+        index = 0
+        for frame in _decoded(container, stream):
+            if index == 0:
+                rotation, first_pts = _rotation_cw(frame, stream), frame.pts
+            elif frame.pts is not None and first_pts is not None:
+                time_s = float((frame.pts - first_pts) * stream.time_base)
+            else:
+                time_s += step  # no timestamp: assume the nominal rate
+            yield Frame(index=index, time_s=time_s, image=_upright_rgb(frame, rotation, max_side))
+            index += 1
+        if index == 0:
+            raise VideoError(_NO_FRAMES)
+
+
+def _open(path: Path) -> tuple[av.container.InputContainer, av.VideoStream]:
+    """Open `path` and return it with its first video stream, or raise a VideoError saying why not."""
+    if not path.exists():
+        raise VideoError(f"Video file not found: {path}")
+    if not path.is_file():
+        raise VideoError(f"Not a video file: {path} is a folder or device.")
+    if path.stat().st_size == 0:
+        raise VideoError("The file is empty (0 bytes), not a video.")
+    try:
+        # An absolute path cannot be mistaken for an FFmpeg protocol URL, and the whitelist stops any
+        # demuxer (playlists, concat) from reaching the network or other protocols.
+        container = av.open(str(path.resolve()), container_options={"protocol_whitelist": "file"})
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as error:
+        if _starts_like_mp4(path):
+            raise VideoError(
+                "The MP4/MOV file is incomplete or damaged: its index is missing (interrupted recording or upload?)."
+            ) from error
+        raise VideoError("Not a video file: the format is not recognised or the header is damaged.") from error
+    fmt = container.format.name
+    kind = _NOT_VIDEO_FORMATS.get(fmt, "a still image" if fmt.endswith("_pipe") else None)
+    if kind is not None:
+        container.close()
+        raise VideoError(f"Not a video file: it is {kind} ({fmt}).")
+    if not container.streams.video:
+        has_audio = bool(container.streams.audio)
+        container.close()
+        if has_audio:
+            raise VideoError("The file has an audio stream but no video stream.")
+        raise VideoError("The file contains no video stream.")
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        container.close()
+        raise VideoError("The video uses a codec this installation cannot decode.")
+    return container, stream
+
+
+def _starts_like_mp4(path: Path) -> bool:
+    """True if the file begins with an ISO media 'ftyp' box, i.e. it was meant to be an MP4/MOV."""
+    with path.open("rb") as handle:
+        return handle.read(8)[4:8] == b"ftyp"
+
+
+def _decoded(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator[av.VideoFrame]:
+    """Decode `stream`, skipping packets the decoder rejects and stopping where the file becomes unreadable.
+
+    Why not `container.decode`: one bad packet would end the whole run with an FFmpeg exception.
+    """
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError:
+            break  # truncated or damaged container: keep what decoded, then drain the decoder
+        try:
+            yield from stream.decode(packet)
+        except av.FFmpegError:
+            continue  # corrupt frame data: skip this packet, later keyframes still decode
+    try:
+        yield from stream.decode(None)
+    except av.FFmpegError:
+        return
+
+
+def _first_frame_and_pts(
+    container: av.container.InputContainer, stream: av.VideoStream
+) -> tuple[av.VideoFrame | None, list[int]]:
+    """Demux the first packets (timestamps for the VFR check) and decode until the first frame appears.
+
+    The timestamps come back sorted; when the sample stops before the end of the file, its last
+    _REORDER_DEPTH are dropped, because frames that follow them in time may sit in packets not yet read.
+    """
+    first: av.VideoFrame | None = None
+    packet_pts: list[int] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is not None:
+                packet_pts.append(packet.pts)
+            if first is None:
+                try:
+                    frames = stream.decode(packet)
+                except av.FFmpegError:
+                    frames = []
+                first = frames[0] if frames else None
+            if first is not None and len(packet_pts) >= _VFR_SAMPLE_PACKETS:
+                return first, sorted(packet_pts)[:-_REORDER_DEPTH]
+    except av.FFmpegError:
+        pass  # damaged after the first packets: what was read is enough for a description
+    return first, sorted(packet_pts)
+
+
+def _irregular(pts: list[int]) -> bool:
+    """True if the gaps between timestamps differ by more than rounding (one tick or 10 %)."""
+    gaps = np.diff(np.unique(pts))
+    if gaps.size < 2:
+        return False
+    return bool(gaps.max() - gaps.min() > max(1.0, 0.1 * float(np.median(gaps))))
+
+
+def _mean_rate(pts: list[int], time_base: Fraction | None) -> Fraction | None:
+    """Frames per second over the sampled packets, or None if they span no time."""
+    span = max(pts, default=0) - min(pts, default=0)
+    if time_base is None or span <= 0:
+        return None
+    return Fraction(len(set(pts)) - 1) / (span * time_base)
+
+
+def _rotation_cw(frame: av.VideoFrame, stream: av.VideoStream) -> int:
+    """Clockwise quarter turns (in degrees) that show the picture upright.
+
+    PyAV reports the display matrix as a counter-clockwise angle on each frame; files muxed by old tools
+    may carry only a `rotate` tag (clockwise) in the stream metadata.
+    """
+    degrees = -frame.rotation
+    if degrees == 0:
+        try:
+            degrees = int(float(stream.metadata.get("rotate", "0")))
+        except ValueError:
+            degrees = 0
+    return (round(degrees / 90) * 90) % 360
+
+
+def _rate(stream: av.VideoStream) -> Fraction:
+    """The stream's average frame rate, else its guessed rate, else 30 fps (see _ASSUMED_FPS)."""
+    for rate in (stream.average_rate, stream.guessed_rate):
+        if rate is not None and 0 < rate <= 1000:
+            return Fraction(rate)
+    return _ASSUMED_FPS
+
+
+def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    """Duration of the video stream, else of the whole container, else 0 (unknown)."""
+    if stream.duration is not None and stream.time_base is not None and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None and container.duration > 0:
+        return container.duration / av.time_base
+    return 0.0
+
+
+def _upright_rgb(frame: av.VideoFrame, rotation: int, max_side: int | None) -> np.ndarray:
+    """Convert to RGB (honouring the frame's colour range), scale down if asked, then turn upright.
+
+    Scaling happens in swscale before the conversion's output is allocated, so an 8K frame never exists
+    as a full-size RGB array.
+    """
+    width, height = frame.width, frame.height
+    size: dict[str, int] = {}
+    if max_side is not None and max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
+    image = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range, interpolation="AREA", **size)
+    if rotation:
+        image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
+    return image
+
+
+class H264Writer:
+    """Write RGB frames to a browser-playable MP4 (H.264, yuv420p, BT.709, moov atom first), atomically.
+
+    Frames go to a hidden temporary file beside `path`; a clean exit from the `with` block renames it to
+    `path`, an exception removes it, so `path` is either complete or absent. Odd widths or heights get
+    one extra pixel (a copy of the edge), because yuv420p needs even sizes and cropping could cut a
+    person off. Encoding runs in FFmpeg with the GIL released, so a pipeline thread can encode while
+    another runs pose inference.
+
+    rate: the nominal frame rate (pass the input's Fraction). write(image, time_s) places a frame at its
+    own time, which keeps variable-rate input in sync; without time_s a frame goes at index / rate.
+    threads: libx264 threads; by default half the cores (at most 4), leaving the rest to inference.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        rate: Fraction | float,
+        *,
+        preset: str = "veryfast",
+        crf: int = 23,
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.rate = Fraction(rate).limit_denominator(1001 * 1000)
+        if self.rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self.preset = preset
+        self.crf = crf
+        self.threads = threads if threads is not None else max(1, min(4, (os.cpu_count() or 2) // 2))
+        self.frames_written = 0
+        self._temp: Path | None = None
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.VideoStream | None = None
+        self._size: tuple[int, int] | None = None
+        self._last_pts = -1
+
+    def __enter__(self) -> Self:
+        parent = self.path.parent
+        try:
+            handle, name = tempfile.mkstemp(dir=parent, prefix=f".{self.path.name}.", suffix=".partial")
+            os.close(handle)
+            self._temp = Path(name)
+            self._container = av.open(name, "w", format="mp4", options={"movflags": "+faststart"})
+        except (OSError, av.FFmpegError) as error:
+            self._discard()
+            raise OutputError(f"Cannot write the video to {parent}: {_reason(error)}") from error
+        return self
+
+    def write(self, image: np.ndarray, time_s: float | None = None) -> None:
+        """Encode one RGB uint8 (height, width, 3) picture; all pictures must have the first one's size."""
+        if self._container is None:
+            raise RuntimeError("H264Writer.write called outside its `with` block")
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+        height, width = image.shape[:2]
+        if self._stream is None:
+            self._stream = self._add_stream(width, height)
+            self._size = (width, height)
+        elif (width, height) != self._size:
+            raise ValueError(f"frame size {width}x{height} differs from the first frame's {self._size}")
+        if height % 2 or width % 2:
+            image = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
+        seconds = time_s if time_s is not None else self.frames_written / self.rate
+        pts = max(round(seconds / _ENCODER_TIME_BASE), self._last_pts + 1)
+        frame.pts, frame.time_base = pts, _ENCODER_TIME_BASE
+        self._last_pts = pts
+        self._mux(self._stream.encode(frame))
+        self.frames_written += 1
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if kind is not None:
+            self._discard()
+            return
+        if self._stream is None:
+            self._discard()
+            raise OutputError("No frames were written, so there is no video to save.")
+        try:
+            self._mux(self._stream.encode(None))
+            self._container.close()
+            self._container = None
+            os.replace(self._temp, self.path)
+        except OutputError:
+            self._discard()
+            raise
+        except (OSError, av.FFmpegError) as failure:
+            self._discard()
+            raise OutputError(f"Cannot save the video as {self.path}: {_reason(failure)}") from failure
+
+    def _add_stream(self, width: int, height: int) -> av.VideoStream:
+        """Create the libx264 stream for the first frame's size, rounded up to even."""
+        stream = self._container.add_stream(
+            "libx264", rate=self.rate, options={"preset": self.preset, "crf": str(self.crf)}
+        )
+        stream.width, stream.height = width + width % 2, height + height % 2
+        stream.pix_fmt = "yuv420p"
+        context = stream.codec_context
+        context.time_base = _ENCODER_TIME_BASE
+        context.thread_count = self.threads
+        # Tag what `write` converts to, so players do not guess BT.601 and shift the colours.
+        context.colorspace = context.color_primaries = context.color_trc = 1  # BT.709
+        context.color_range = 1  # limited ("tv") range
+        return stream
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        """Hand packets to the muxer; a failing disk becomes an OutputError."""
+        try:
+            self._container.mux(packets)
+        except (OSError, av.FFmpegError) as error:
+            raise OutputError(f"Cannot write the video to {self.path.parent}: {_reason(error)}") from error
+
+    def _discard(self) -> None:
+        """Close without finishing and delete the temporary file; nothing appears at `path`."""
+        if self._container is not None:
+            try:
+                self._container.close()
+            except (OSError, av.FFmpegError):
+                pass  # the file is being thrown away; a failed trailer does not matter
+            self._container = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None
+
+
+def _reason(error: BaseException) -> str:
+    """A short cause for an OS or FFmpeg error (e.g. 'No space left on device')."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
