@@ -1,0 +1,137 @@
+"""Command line: `python -m har_core analyze VIDEO --out DIR`.
+
+Progress goes to stderr as a bar per stage (frames/s and time left); the result summary goes to stdout.
+Bad input ends with one line, `error: <what is wrong>`, and exit code 2 (`HarError.exit_code`); the
+pipeline guarantees DIR then holds nothing half-written. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from har_core.errors import HarError
+from har_core.pipeline import PEOPLE_CHOICES, AnalysisResult, AnalysisSettings, Progress, analyze
+
+_STAGE_TITLES = {"pose": "pose + tracking", "actions": "actions", "render": "render + encode"}
+_INTERRUPTED_EXIT = 130
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (defaults come from AnalysisSettings so the CLI and the dashboard agree)."""
+    defaults = AnalysisSettings()
+    parser = argparse.ArgumentParser(prog="python -m har_core", description="Human action recognition from video.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("analyze", help="analyse a video: annotated.mp4, frames.csv, keypoints.csv, "
+                              "summary.json")
+    run.add_argument("video", type=Path, help="input video (mp4, mov, mkv, webm, avi)")
+    run.add_argument("--out", type=Path, required=True, help="output folder (created; a previous result is replaced)")
+    run.add_argument("--backend", choices=("movenet", "detectron2"), default=defaults.backend, help="pose backend")
+    run.add_argument("--input-size", type=_positive, default=defaults.input_size,
+                     help="MoveNet input side, multiple of 32 (larger finds smaller people, slower)")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.device)
+    run.add_argument("--people", choices=PEOPLE_CHOICES, default=defaults.people,
+                     help="every tracked person, or only the primary one")
+    run.add_argument("--threshold", type=_fraction, default=defaults.threshold,
+                     help="top probability below this is labelled UNCERTAIN")
+    run.add_argument("--smoothing", type=_count, default=defaults.smoothing,
+                     help="centred moving average over this many frames (0 or 1: off)")
+    run.add_argument("--max-seconds", type=float, default=defaults.max_seconds, help="refuse longer videos")
+    run.add_argument("--max-frames", type=_positive, default=defaults.max_frames, help="refuse videos with more frames")
+    run.add_argument("--max-pixels", type=_positive, default=defaults.max_pixels,
+                     help="refuse larger frames (width x height)")
+    run.add_argument("--max-side", type=_positive, default=defaults.max_side,
+                     help="process and render larger frames scaled down to this longer side")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+@dataclass
+class _ProgressBars:
+    """One tqdm bar per stage on stderr; tqdm computes frames/s and the time left itself."""
+
+    bar: tqdm | None = None
+    stage: str = ""
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.stage not in _STAGE_TITLES:
+            return
+        if progress.stage != self.stage:
+            self.close()
+            self.stage = progress.stage
+            unit = "people" if progress.stage == "actions" else "frames"
+            self.bar = tqdm(total=progress.total, desc=_STAGE_TITLES[progress.stage], unit=f" {unit}",
+                            file=sys.stderr, dynamic_ncols=True, leave=True)
+        if progress.total is not None and self.bar.total != progress.total:
+            self.bar.total = progress.total
+        self.bar.update(progress.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _report(result: AnalysisResult) -> str:
+    timings = result.timings
+    seconds = timings.get("total", 0.0)
+    fps = result.frames / seconds if seconds else 0.0
+    lines = [
+        f"wrote {result.out_dir}: annotated.mp4, frames.csv, keypoints.csv, summary.json",
+        (f"{result.frames} frames, {len(result.people)} people (primary: {result.primary_id}), "
+         f"{seconds:.1f} s, {fps:.1f} frames/s"),
+    ]
+    for timeline in result.timelines:
+        parts = [f"{s.label} {s.start_s:.1f}-{s.end_s:.1f}s" for s in timeline.segments]
+        lines.append(f"person {timeline.person_id}: " + (", ".join(parts) if parts else "no action windows"))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    settings = AnalysisSettings(
+        backend=args.backend, input_size=args.input_size, device=args.device, people=args.people,
+        threshold=args.threshold, smoothing=args.smoothing, max_frames=args.max_frames,
+        max_seconds=args.max_seconds, max_pixels=args.max_pixels, max_side=args.max_side,
+    )
+    bars = _ProgressBars()
+    try:
+        result = analyze(args.video, args.out, settings, None if args.quiet else bars)
+    except HarError as error:
+        bars.close()
+        print("error: " + " ".join(str(error).split()), file=sys.stderr)  # always exactly one line
+        return error.exit_code
+    except KeyboardInterrupt:
+        bars.close()
+        print("error: interrupted; nothing was written.", file=sys.stderr)
+        return _INTERRUPTED_EXIT
+    bars.close()
+    print(_report(result))
+    return 0

@@ -1,0 +1,482 @@
+"""`analyze()`: one video in, the four outputs of docs/outputs.md out, with progress and atomic results.
+
+Two passes over the video, because a frame's label depends on later frames (32-frame windows, centred
+smoothing) and storing decoded frames would make memory grow with the video:
+
+1. decode → pose → track → keep only keypoints (`PoseLog`), then classify every window (`timeline`);
+2. decode again → draw → H.264 encode; then the data files are written from the keypoints and timelines.
+
+Decoding and encoding run in their own threads with bounded queues, so FFmpeg (decode), LiteRT (pose)
+and libx264 (encode) overlap: all three release the GIL. Everything is written into a hidden sibling of
+`out_dir` and renamed into place only when all of it succeeded, so a failure never leaves a half-written
+result behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import queue
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from har_core.classifier import ActionClassifier
+from har_core.errors import HarError, LimitError, NoPersonError, OutputError, TooShortError, VideoError
+from har_core.features import WINDOW
+from har_core.outputs import (
+    FRAMES_FILE,
+    KEYPOINTS_FILE,
+    OUTPUT_FILES,
+    SUMMARY_FILE,
+    VIDEO_FILE,
+    KeypointsWriter,
+    package_versions,
+    people_records,
+    segment_records,
+    write_frames_csv,
+    write_summary,
+)
+from har_core.pose import PoseBackend, create_pose_backend
+from har_core.poses import Poses
+from har_core.render import FrameAnnotations, annotate_frame, default_annotators
+from har_core.skeleton import NUM_CLASSES
+from har_core.timeline import PersonTimeline, PoseLog, TimelineSettings, compute_timelines
+from har_core.tracking import PoseTracker, choose_primary
+from har_core.video import Frame, H264Writer, VideoInfo, iter_frames, probe
+
+PEOPLE_CHOICES = ("all", "primary")
+POSE_BATCH = 8  # frames per pose-backend call
+QUEUE_FRAMES = 16  # decoded frames in flight per queue: bounds memory, enough to keep each thread busy
+PROGRESS_EVERY = 8  # frames between progress callbacks in the render pass
+ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+T = TypeVar("T")
+
+
+@dataclass
+class AnalysisSettings:
+    """Everything a user can choose for one analysis (stored with the run, part of its cache key).
+
+    Limits are checked on the container header before any decoding, and the frame limit again while
+    decoding (headers can lie). Frames larger than `max_side` are scaled down for pose estimation and for
+    the annotated video, so 8K input costs no more memory than `max_side` input; coordinates in the outputs
+    are then in the scaled picture (summary.json records its size).
+    """
+
+    backend: str = "movenet"  # movenet | detectron2
+    input_size: int = 256  # MoveNet input, multiple of 32
+    device: str = "auto"  # auto | cpu | cuda
+    people: str = "all"  # all | primary
+    threshold: float = 0.5  # top probability below this -> UNCERTAIN
+    smoothing: int = 5  # centred moving average over frames; 0/1 = off
+    max_frames: int | None = 72_000  # 20 min at 60 fps
+    max_seconds: float | None = 1200.0
+    max_pixels: int | None = 7680 * 4320  # 8K
+    max_side: int = 1920  # larger frames are processed and rendered scaled down to this longer side
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run is: stage ("pose", "actions", "render", "done"), frames done of total, speed, time left."""
+
+    stage: str
+    done: int
+    total: int | None
+    fps: float
+    eta_s: float | None
+
+
+@dataclass
+class AnalysisResult:
+    """What `analyze` produced: the output folder and the headline facts (the rest is in summary.json)."""
+
+    out_dir: Path
+    video: VideoInfo
+    frames: int
+    people: list[int]
+    primary_id: int | None
+    timelines: list[PersonTimeline]
+    timings: dict[str, float]
+
+    @property
+    def files(self) -> dict[str, Path]:
+        return {name: self.out_dir / name for name in OUTPUT_FILES}
+
+
+@dataclass
+class _Timer:
+    """Accumulated seconds per named stage; threads add to their own keys."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, name: str, started: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+    def rounded(self) -> dict[str, float]:
+        return {name: round(value, 3) for name, value in self.seconds.items()}
+
+
+class _ProgressReporter:
+    """Turns frame counts into `Progress` (fps and ETA over the current stage) for the callback."""
+
+    def __init__(self, callback: Callable[[Progress], None] | None) -> None:
+        self._callback = callback
+        self._stage = ""
+        self._started = time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if self._callback is None:
+            return
+        if stage != self._stage:
+            self._stage, self._started = stage, time.perf_counter()
+        elapsed = time.perf_counter() - self._started
+        fps = done / elapsed if elapsed > 0 and done else 0.0
+        eta = (max(total - done, 0) / fps) if (total is not None and fps > 0) else None
+        self._callback(Progress(stage, done, total, round(fps, 2), None if eta is None else round(eta, 2)))
+
+
+class _Stop(Exception):
+    """Raised inside a producer thread when its consumer has gone away."""
+
+
+def _in_thread(items: Iterator[T], name: str) -> Iterator[T]:
+    """Iterate `items` in a background thread through a bounded queue; errors re-raise in the caller.
+
+    Closing the returned generator (or an exception in the caller) stops the producer at its next item
+    and closes `items` in that thread, so an abandoned decode does not keep running or keep its file open.
+    """
+    channel: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: object) -> None:
+        while not stop.is_set():
+            try:
+                channel.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stop
+
+    def produce() -> None:
+        try:
+            for item in items:
+                put((None, item))
+            put((None, done))
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            with contextlib.suppress(_Stop):
+                put((exc, None))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while True:
+            error, item = channel.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _BackgroundEncoder:
+    """Feeds an `H264Writer` from a bounded queue in its own thread, so encoding overlaps drawing."""
+
+    def __init__(self, writer: H264Writer, timer: _Timer) -> None:
+        self._writer, self._timer = writer, timer
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="h264-encode", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so the producer never blocks on a dead consumer
+            try:
+                started = time.perf_counter()
+                self._writer.write(*item)
+                self._timer.add("encode", started)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the pipeline thread
+                self._error = exc
+
+    def write(self, image: np.ndarray, time_s: float) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((image, time_s))
+
+    def finish(self) -> None:
+        """Wait for every queued frame; re-raise an encoding error."""
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _check_limits(info: VideoInfo, settings: AnalysisSettings) -> None:
+    """Refuse inputs beyond the configured limits before any decoding work is done."""
+    if settings.max_pixels is not None and info.width * info.height > settings.max_pixels:
+        raise LimitError(f"The video is {info.width}x{info.height}; the limit is {settings.max_pixels:,} pixels "
+                         "per frame.")
+    if settings.max_seconds is not None and info.duration_s > settings.max_seconds:
+        raise LimitError(f"The video lasts {info.duration_s:.0f} s; the limit is {settings.max_seconds:.0f} s.")
+    if settings.max_frames is not None and info.frame_count > settings.max_frames:
+        raise LimitError(f"The video has about {info.frame_count:,} frames; the limit is {settings.max_frames:,}.")
+    if info.frame_count_exact and info.frame_count < WINDOW:
+        raise TooShortError(f"The video has {info.frame_count} frames; at least {WINDOW} are needed to "
+                            "recognise an action.")
+
+
+def _check_settings(settings: AnalysisSettings) -> None:
+    """Refuse settings no run could honour, with the same one-line messages the CLI shows."""
+    if settings.people not in PEOPLE_CHOICES:
+        raise HarError(f"people must be one of {', '.join(PEOPLE_CHOICES)}, not {settings.people!r}.")
+    if not 0.0 <= settings.threshold <= 1.0:
+        raise HarError(f"The uncertainty threshold must be between 0 and 1, not {settings.threshold}.")
+    if settings.smoothing < 0:
+        raise HarError(f"Smoothing must be 0 or more frames, not {settings.smoothing}.")
+    if settings.max_side < 64:
+        raise HarError(f"max_side must be at least 64 pixels, not {settings.max_side}.")
+
+
+def _limited(frames: Iterator[Frame], max_frames: int | None) -> Iterator[Frame]:
+    """Stop with a LimitError when a video holds more frames than its header said and the limit allows."""
+    for frame in frames:
+        if max_frames is not None and frame.index >= max_frames:
+            raise LimitError(f"The video has more than {max_frames:,} frames, the configured limit.")
+        yield frame
+
+
+def _timed(frames: Iterator[Frame], timer: _Timer) -> Iterator[Frame]:
+    """Count the time spent inside the decoder (in whichever thread iterates)."""
+    while True:
+        started = time.perf_counter()
+        frame = next(frames, None)
+        timer.add("decode", started)
+        if frame is None:
+            return
+        yield frame
+
+
+@dataclass
+class _PoseRun:
+    """What pass 1 leaves behind: every frame's tracked poses, frame times, frame size, the tracker's stats."""
+
+    log: PoseLog
+    times: np.ndarray
+    frame_size: tuple[int, int]
+    tracker: PoseTracker
+
+
+def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend: PoseBackend, timer: _Timer,
+               report: _ProgressReporter) -> _PoseRun:
+    """Pass 1: decode, estimate poses in batches, track; only keypoints are kept, never frames."""
+    log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
+    size = (0, 0)
+    decoded = _timed(_limited(iter_frames(video, settings.max_side), settings.max_frames), timer)
+    with contextlib.closing(_in_thread(decoded, "decode")) as frames:
+        while batch := list(itertools.islice(frames, POSE_BATCH)):
+            started = time.perf_counter()
+            poses = backend([frame.image for frame in batch])
+            timer.add("pose", started)
+            started = time.perf_counter()
+            for frame, found in zip(batch, poses, strict=True):
+                log.append(tracker.update(found, frame.index, frame.time_s))
+                times.append(frame.time_s)
+            timer.add("tracking", started)
+            size = batch[0].image.shape[1], batch[0].image.shape[0]
+            report("pose", len(times), max(info.frame_count, len(times)))
+    return _PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker)
+
+
+def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisSettings, log: PoseLog,
+                 timelines: list[PersonTimeline], times: np.ndarray, timer: _Timer, report: _ProgressReporter) -> int:
+    """Pass 2: decode again, draw every frame, encode. Returns the number of frames written."""
+    by_id = {timeline.person_id: timeline for timeline in timelines}
+    annotators = default_annotators()
+    n_frames = len(times)
+    written = 0
+    # No pose inference runs in this pass, so x264 may use every core (its default leaves half to inference).
+    writer = H264Writer(target, info.fps, threads=ENCODE_THREADS)
+    with writer:
+        encoder = _BackgroundEncoder(writer, timer)
+        try:
+            decoded = _timed(iter_frames(video, settings.max_side), timer)
+            with contextlib.closing(_in_thread(decoded, "decode-render")) as frames:
+                for frame in itertools.islice(frames, n_frames):
+                    started = time.perf_counter()
+                    annotations = _annotations(log.poses_at(frame.index), by_id, frame.index)
+                    image = annotate_frame(frame.image, annotations, annotators)
+                    timer.add("render", started)
+                    encoder.write(image, float(times[frame.index]))
+                    written += 1
+                    if written % PROGRESS_EVERY == 0 or written == n_frames:
+                        report("render", written, n_frames)
+            if written != n_frames:
+                raise VideoError(f"The video gave {written} frames on the second read but {n_frames} on the "
+                                 "first; is the file still being written?")
+        finally:
+            encoder.finish()
+    return written
+
+
+def _annotations(poses: Poses, by_id: dict[int, PersonTimeline], frame: int) -> FrameAnnotations:
+    """One frame's drawing input: the people kept for the run, with their label and probabilities."""
+    keep = np.array([int(i) in by_id for i in poses.track_ids], dtype=bool)
+    poses = poses[keep]
+    people = [by_id[int(i)] for i in poses.track_ids]
+    return FrameAnnotations(
+        poses=poses,
+        labels=[person.labels[frame] for person in people],
+        confidence=np.array([person.confidence[frame] for person in people], dtype=np.float32),
+        probs=np.array([person.probs[frame] for person in people], dtype=np.float32).reshape(len(people), NUM_CLASSES),
+    )
+
+
+def _write_keypoints(path: Path, log: PoseLog, times: np.ndarray, keep: set[int]) -> None:
+    """keypoints.csv from the pose log, frame by frame, only for the people kept for the run."""
+    with KeypointsWriter(path) as writer:
+        for frame in range(log.n_frames):
+            poses = log.poses_at(frame)
+            writer.write(frame, float(times[frame]), poses[np.isin(poses.track_ids, list(keep))])
+
+
+def _staging_dir(out_dir: Path) -> Path:
+    """A hidden, unique sibling of out_dir, on the same file system so the final rename is atomic.
+
+    Made with mkdir (not mkdtemp, which forces mode 0700) so the published folder gets the usual umask.
+    """
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.partial")
+        staging.mkdir()
+        return staging
+    except OSError as exc:
+        raise OutputError(f"Cannot create the output folder {out_dir}: {exc.strerror or exc}.") from exc
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    """out_dir may be missing, empty or a previous result (replaced); anything else is not ours to delete."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise OutputError(f"The output path {out_dir} exists and is not a folder.")
+    foreign = [entry.name for entry in out_dir.iterdir() if entry.name not in OUTPUT_FILES]
+    if foreign:
+        raise OutputError(f"The output folder {out_dir} holds other files ({foreign[0]}, ...); choose an empty "
+                          "or new folder.")
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move the finished staging folder to out_dir, replacing a previous result only after success."""
+    try:
+        if out_dir.exists():
+            old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
+            os.replace(out_dir, old)
+            os.replace(staging, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out_dir)
+    except OSError as exc:
+        raise OutputError(f"Cannot move the results into {out_dir}: {exc.strerror or exc}.") from exc
+
+
+def analyze(
+    video: Path,
+    out_dir: Path,
+    settings: AnalysisSettings | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> AnalysisResult:
+    """Analyse one video and write annotated.mp4, frames.csv, keypoints.csv and summary.json to out_dir.
+
+    Raises:
+        VideoError: not a readable video (from `har_core.video`).
+        LimitError: beyond the limits in `settings`.
+        TooShortError: fewer frames than one 32-frame window.
+        NoPersonError: nobody was found in any frame.
+        ModelError: the pose or action model cannot be loaded.
+        OutputError: out_dir cannot be written.
+    """
+    settings = settings or AnalysisSettings()
+    video, out_dir = Path(video), Path(out_dir)
+    _check_settings(settings)
+    timer, report = _Timer(), _ProgressReporter(progress)
+    wall = time.perf_counter()
+    info = probe(video)
+    _check_limits(info, settings)
+    _check_out_dir(out_dir)
+
+    started = time.perf_counter()
+    backend = create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)
+    classifier = ActionClassifier.load(device=settings.device)
+    timer.add("load_models", started)
+
+    started = time.perf_counter()
+    pass1 = _pose_pass(video, info, settings, backend, timer, report)
+    log, times = pass1.log, pass1.times
+    timer.add("pass1_wall", started)
+    if len(times) < WINDOW:
+        raise TooShortError(f"The video has {len(times)} frames; at least {WINDOW} are needed to recognise an "
+                            "action.")
+    tracks = log.tracks()
+    if not tracks:
+        raise NoPersonError("No person was found in the video.")
+    primary_id = choose_primary(pass1.tracker.stats.values())
+    keep = {primary_id} if settings.people == "primary" else {track.person_id for track in tracks}
+    tracks = [track for track in tracks if track.person_id in keep]
+
+    started = time.perf_counter()
+    report("actions", 0, len(tracks))
+    timeline_settings = TimelineSettings(threshold=settings.threshold, smoothing=settings.smoothing)
+    timelines = compute_timelines(tracks, times, classifier, timeline_settings)
+    report("actions", len(tracks), len(tracks))
+    timer.add("actions", started)
+
+    staging = _staging_dir(out_dir)
+    try:
+        started = time.perf_counter()
+        written = _render_pass(video, staging / VIDEO_FILE, info, settings, log, timelines, times, timer, report)
+        timer.add("pass2_wall", started)
+        started = time.perf_counter()
+        _write_keypoints(staging / KEYPOINTS_FILE, log, times, keep)
+        rows = write_frames_csv(staging / FRAMES_FILE, timelines, times)
+        timer.add("data_files", started)
+        timer.add("total", wall)
+        write_summary(staging / SUMMARY_FILE, {
+            "video": {**info.to_dict(), "path": video.name, "frames_decoded": len(times),
+                      "analysed_width": pass1.frame_size[0], "analysed_height": pass1.frame_size[1]},
+            "pose": asdict(backend.info),
+            "model_id": classifier.model_id,
+            "model": {"model_id": classifier.model_id, "device": str(classifier.device),
+                      "classes": list(classifier.classes)},
+            "settings": asdict(settings),
+            "people": people_records(timelines, primary_id),
+            "primary_person_id": primary_id,
+            "segments": segment_records(timelines),
+            "rows": {"frames_csv": rows, "annotated_frames": written},
+            "timings_s": timer.rounded(),
+            "versions": package_versions(),
+        })
+        _publish(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    report("done", len(times), len(times))
+    return AnalysisResult(out_dir, info, len(times), sorted(keep), primary_id, timelines, timer.rounded())
