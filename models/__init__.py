@@ -1,0 +1,1 @@
+"""The action model: training data (`models.synth`), the LSTM, training and evaluation."""
