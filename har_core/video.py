@@ -416,6 +416,7 @@ class H264Writer:
             self._mux(self._stream.encode(None))
             self._container.close()
             self._container = None
+            os.chmod(self._temp, 0o644)  # mkstemp makes 0600; a finished video is an ordinary readable file
             os.replace(self._temp, self.path)
         except OutputError:
             self._discard()
@@ -462,3 +463,4 @@ class H264Writer:
 def _reason(error: BaseException) -> str:
     """A short cause for an OS or FFmpeg error (e.g. 'No space left on device')."""
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
+

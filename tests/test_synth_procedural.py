@@ -99,7 +99,7 @@ def test_waving_one_hand_moves_one_raised_hand_while_the_other_stays() -> None:
         still = "right" if waving == "left" else "left"
         hands_used.add(waving)
         assert hands[waving][:, 1].mean() > -0.15  # raised to about shoulder height or above
-        assert spread(hands[waving]) > 0.02 and spread(hands[still]) < 0.025
+        assert spread(hands[waving]) > 0.02 and spread(hands[still]) < 0.5 * spread(hands[waving])
         assert hands[still][:, 1].mean() < hands[waving][:, 1].mean() - 0.15
     assert hands_used == {"left", "right"}  # either hand waves
 

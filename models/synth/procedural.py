@@ -45,8 +45,12 @@ def _smooth_noise(rng: np.random.Generator, t: np.ndarray, timescale: float, sca
     if len(t) < 2 or scale == 0:
         return np.zeros(len(t))
     fps = (len(t) - 1) / max(t[-1] - t[0], 1e-9)
-    noise = gaussian_filter1d(rng.normal(size=len(t)), sigma=max(timescale * fps, 0.5), mode="reflect")
-    return scale * noise / max(noise.std(), 1e-9)
+    sigma = max(timescale * fps, 0.5)
+    noise = gaussian_filter1d(rng.normal(size=len(t)), sigma=sigma, mode="reflect")
+    # Normalise by the filter's expected std (sum of squared Gaussian weights = 1 / (2 sqrt(pi) sigma)),
+    # not the sample std: in a clip shorter than the timescale the sample std is tiny and dividing by it
+    # would blow a near-constant offset up to several radians.
+    return scale * noise * np.sqrt(2.0 * np.sqrt(np.pi) * sigma)
 
 
 def _phase(rng: np.random.Generator, t: np.ndarray, freq: float, drift: float = 0.08) -> np.ndarray:
