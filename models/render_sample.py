@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from har_core.skeleton import CLASS_INDEX, CLASSES
-from models.synth.body import Body, forward_kinematics
+from models.synth.body import Body, blend, forward_kinematics
 from models.synth.camera import Camera
 from models.synth.figure import FigureStyle, Lighting
 from models.synth.motion import Motion
-from models.synth.procedural import pick_kind
+from models.synth.procedural import pick_kind, smoothstep
 from models.synth.scenes import PersonSpec, make_background, write_scene_video
 
 ACTIONS: tuple[str, ...] = (
@@ -54,28 +54,21 @@ def action_sequence(
 ) -> Motion:
     """One body performing `actions` in turn, `seconds_each` apiece, cross-faded over `fade` seconds.
 
-    Each action's generator runs over the whole time axis and its pose parameters are weighted by a
-    smooth window around its turn; the windows sum to one everywhere. A frame is labelled with the
-    action of the larger weight, so labels change in the middle of each fade.
+    Each action's generator runs over the whole time axis; the running pose is cross-faded into the next
+    action around each cut with `body.blend` (which blends limb end positions, so winding motions such as
+    arm circles never spin an arm during a fade). A frame is labelled with the action whose turn it is.
     """
     body = body or Body.random(rng)
     n_frames = round(len(actions) * seconds_each * fps)
     t = np.arange(n_frames) / fps
-    cuts = seconds_each * np.arange(1, len(actions))
-    # Cumulative steps at each cut; weight of action i = step(i) - step(i + 1).
-    steps = np.ones((len(actions) + 1, n_frames))
-    steps[1:-1] = _smoothstep((t[None] - cuts[:, None]) / fade + 0.5)
-    steps[-1] = 0.0
-    weights = steps[:-1] - steps[1:]
-    params = sum(w[:, None] * pick_kind(rng, CLASS_INDEX[name]).generate(rng, body, t)
-                 for w, name in zip(weights, actions, strict=True))
-    labels = np.array([CLASS_INDEX[actions[i]] for i in np.argmax(weights, axis=0)], dtype=np.int64)
+    params = pick_kind(rng, CLASS_INDEX[actions[0]]).generate(rng, body, t)
+    labels = np.full(n_frames, CLASS_INDEX[actions[0]], dtype=np.int64)
+    for i, name in enumerate(actions[1:], start=1):
+        cut = i * seconds_each
+        following = pick_kind(rng, CLASS_INDEX[name]).generate(rng, body, t)
+        params = blend(params, following, smoothstep((t - cut) / fade + 0.5))
+        labels[t >= cut] = CLASS_INDEX[name]
     return Motion(forward_kinematics(params, body, fps), fps, labels, "procedural")
-
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3 - 2 * x)
 
 
 def sample_camera() -> Camera:

@@ -606,7 +606,8 @@ def pick_kind(rng: np.random.Generator, label: int) -> MotionKind:
     return kinds[rng.choice(len(kinds), p=weights / weights.sum())]
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """0 below 0, 1 above 1, an S-curve between: the cross-fade weight between two motions."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
 
@@ -646,7 +647,7 @@ def random_clip(
     labels = np.full(n, kinds[0].label, dtype=np.int64)
     for cut, kind in zip(cuts, kinds[1:]):
         fade = rng.uniform(0.2, 0.8)
-        weight = _smoothstep((t - cut) / fade + 0.5)
+        weight = smoothstep((t - cut) / fade + 0.5)
         params = blend(params, kind.generate(rng, body, t), weight)
         labels[t >= cut] = kind.label
     return Motion(forward_kinematics(params, body, fps), fps, labels, SOURCE)
