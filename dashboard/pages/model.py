@@ -1,0 +1,96 @@
+"""Model: the action model's card: classes, training data, accuracy, confusion matrix, training curves.
+
+Everything shown is read from the shipped checkpoint folder and `models/model_card.md`, so the page
+always describes the model that the analyses actually use.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from har_core.classifier import CONFIG_FILE, DEFAULT_CHECKPOINT
+from har_core.skeleton import CLASS_COLORS, CLASSES
+
+MODEL_CARD = DEFAULT_CHECKPOINT.parent / "model_card.md"
+METRICS_FILE = DEFAULT_CHECKPOINT / "metrics.csv"
+CONFUSION_FILE = DEFAULT_CHECKPOINT / "confusion_matrix.png"
+CLASS_NOTES = {
+    "JUMPING": "jumping on the spot or forward",
+    "JUMPING_JACKS": "jumping jacks (star jumps)",
+    "BOXING": "punching: jabs, hooks, shadow boxing",
+    "WAVING_2HANDS": "waving with both arms above the head",
+    "WAVING_1HAND": "waving with one hand",
+    "CLAPPING_HANDS": "clapping",
+    "OTHER": "anything else: standing, walking, sitting…",
+}
+
+
+def _config() -> dict | None:
+    try:
+        return json.loads((DEFAULT_CHECKPOINT / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _headline_metrics(config: dict) -> dict[str, float]:
+    """Scalar metrics stored with the checkpoint (e.g. test accuracy), whatever their names."""
+    metrics = config.get("metrics") or {}
+    return {name: float(value) for name, value in metrics.items() if isinstance(value, int | float)}
+
+
+def _classes_table() -> None:
+    rows = "".join(
+        f"<tr><td><span style='display:inline-block;width:0.9em;height:0.9em;border-radius:3px;"
+        f"background:{CLASS_COLORS[name]};margin-right:0.5em;vertical-align:middle'></span>{name}</td>"
+        f"<td>{CLASS_NOTES[name]}</td></tr>"
+        for name in CLASSES
+    )
+    st.html(f"<table style='border-collapse:collapse;width:100%'><thead><tr><th align='left'>class</th>"
+            f"<th align='left'>what it covers</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+st.title("Action model", anchor=False)
+config = _config()
+if config is None:
+    st.error(f"No model checkpoint found at {DEFAULT_CHECKPOINT}. Train one or restore the shipped checkpoint.")
+    st.stop()
+
+st.caption(f"Model id `{config.get('model_id')}` · architecture {config.get('architecture')} · "
+           f"window {config.get('window')} frames · {config.get('feature_dim')} features per frame")
+metrics = _headline_metrics(config)
+if metrics:
+    for column, (name, value) in zip(st.columns(min(len(metrics), 4)), list(metrics.items())[:4], strict=False):
+        column.metric(name.replace("_", " "), f"{value:.3f}" if value <= 1 else f"{value:,.0f}", border=True)
+if config.get("placeholder"):
+    st.warning("This checkpoint is marked as a placeholder: its predictions are not meaningful yet.")
+
+left, right = st.columns([1, 1])
+with left:
+    st.subheader("Classes", anchor=False)
+    _classes_table()
+with right:
+    st.subheader("Confusion matrix", anchor=False)
+    if CONFUSION_FILE.is_file():
+        st.image(str(CONFUSION_FILE), width="stretch")
+    else:
+        st.info("No confusion matrix was saved with this checkpoint.")
+
+st.subheader("Training curves", anchor=False)
+if METRICS_FILE.is_file():
+    st.plotly_chart(charts.training_curves(pd.read_csv(METRICS_FILE)), key="training_curves")
+else:
+    st.info("No training log (metrics.csv) was saved with this checkpoint.")
+
+st.subheader("Model card", anchor=False)
+if MODEL_CARD.is_file():
+    with st.container(border=True):
+        st.markdown(MODEL_CARD.read_text(encoding="utf-8"))
+else:
+    st.info("The model card (models/model_card.md) has not been written yet.")
+with st.expander("Checkpoint configuration"):
+    st.json(config, expanded=1)
+
