@@ -8,8 +8,12 @@ pipeline guarantees DIR then holds nothing half-written. Anything else is a bug 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +47,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (defaults come from AnalysisSettings so the CLI and the dashboard agree)."""
     defaults = AnalysisSettings()
@@ -62,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="top probability below this is labelled UNCERTAIN")
     run.add_argument("--smoothing", type=_count, default=defaults.smoothing,
                      help="centred moving average over this many frames (0 or 1: off)")
-    run.add_argument("--max-seconds", type=float, default=defaults.max_seconds, help="refuse longer videos")
+    run.add_argument("--max-seconds", type=_seconds, default=defaults.max_seconds, help="refuse longer videos")
     run.add_argument("--max-frames", type=_positive, default=defaults.max_frames, help="refuse videos with more frames")
     run.add_argument("--max-pixels", type=_positive, default=defaults.max_pixels,
                      help="refuse larger frames (width x height)")
@@ -104,13 +115,56 @@ def _report(result: AnalysisResult) -> str:
     fps = result.frames / seconds if seconds else 0.0
     lines = [
         f"wrote {result.out_dir}: annotated.mp4, frames.csv, keypoints.csv, summary.json",
-        (f"{result.frames} frames, {len(result.people)} people (primary: {result.primary_id}), "
-         f"{seconds:.1f} s, {fps:.1f} frames/s"),
+        (f"{result.frames} frames, {len(result.people)} {'person' if len(result.people) == 1 else 'people'} "
+         f"(primary: {result.primary_id}), {seconds:.1f} s, {fps:.1f} frames/s"),
     ]
     for timeline in result.timelines:
         parts = [f"{s.label} {s.start_s:.1f}-{s.end_s:.1f}s" for s in timeline.segments]
         lines.append(f"person {timeline.person_id}: " + (", ".join(parts) if parts else "no action windows"))
     return "\n".join(lines)
+
+
+@contextmanager
+def _native_stderr_held() -> Iterator[None]:
+    """Keep what native libraries print straight to file descriptor 2 off the terminal while a run is going.
+
+    Why: LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to fd 2 and has no switch
+    for it, so a run that fails after loading the pose model would print two lines instead of the one
+    promised. Python's own stderr (progress bars, the error line) moves to a copy of the terminal's
+    descriptor meanwhile, so only native chatter is held back. It is replayed if the run ends in a bug
+    rather than a HarError, where it may explain the crash. When stderr is not file descriptor 2 (captured
+    or replaced, as under pytest), native output does not reach it anyway and nothing is changed.
+    """
+    try:
+        is_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        is_fd2 = False
+    if not is_fd2:
+        yield
+        return
+    python_stderr = sys.stderr
+    python_stderr.flush()
+    terminal = os.dup(2)
+    replay = False
+    with tempfile.TemporaryFile() as held, open(terminal, "w", encoding=python_stderr.encoding,
+                                                 errors="backslashreplace", buffering=1) as stream:
+        os.dup2(held.fileno(), 2)
+        sys.stderr = stream
+        try:
+            yield
+        except (HarError, KeyboardInterrupt):
+            raise
+        except BaseException:
+            replay = True
+            raise
+        finally:
+            stream.flush()
+            sys.stderr = python_stderr
+            os.dup2(stream.fileno(), 2)
+            if replay:
+                held.seek(0)
+                shutil.copyfileobj(held, python_stderr.buffer)
+                python_stderr.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,15 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     bars = _ProgressBars()
     try:
-        result = analyze(args.video, args.out, settings, None if args.quiet else bars)
+        with _native_stderr_held():
+            try:
+                result = analyze(args.video, args.out, settings, None if args.quiet else bars)
+            finally:
+                bars.close()  # inside: the bars write to the stderr that _native_stderr_held provides
     except HarError as error:
-        bars.close()
         print("error: " + " ".join(str(error).split()), file=sys.stderr)  # always exactly one line
         return error.exit_code
     except KeyboardInterrupt:
-        bars.close()
         print("error: interrupted; nothing was written.", file=sys.stderr)
         return _INTERRUPTED_EXIT
-    bars.close()
     print(_report(result))
     return 0

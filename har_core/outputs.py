@@ -2,13 +2,17 @@
 
 Writers stream rows with the csv module as the pipeline produces them, so no whole-video table is ever
 built in memory; `load_results` reads a finished run folder back as pandas frames for the dashboard.
+Any OS failure while writing (disk full, quota, file size limit) becomes a one-line `OutputError`; the
+pipeline writes into a staging folder, so such a failure never leaves a half-written result behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import platform
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -36,14 +40,21 @@ _VERSIONED_PACKAGES = ("har-dashboard", "numpy", "torch", "av", "ai-edge-litert"
 _CHUNK_FRAMES = 2048
 
 
-def _open_csv(path: Path, header: tuple[str, ...]) -> tuple[IO[str], Any]:
-    """Open a CSV for writing with its header, turning OS failures into one-line OutputErrors."""
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn an OS failure while writing `path` into the one-line OutputError users see."""
     try:
-        handle = path.open("w", newline="", encoding="utf-8")
+        yield
     except OSError as exc:
-        raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
-    writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow(header)
+        raise OutputError(f"Cannot write {path.name}: {exc.strerror or exc}.") from exc
+
+
+def _open_csv(path: Path, header: tuple[str, ...]) -> tuple[IO[str], Any]:
+    """Open a CSV for writing with its header."""
+    with _writing(path):
+        handle = path.open("w", newline="", encoding="utf-8")
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
     return handle, writer
 
 
@@ -51,6 +62,7 @@ class KeypointsWriter:
     """Streams keypoints.csv: one row per frame, person and joint (all 17 joints, whatever their score)."""
 
     def __init__(self, path: Path) -> None:
+        self._path = path
         self._handle, self._writer = _open_csv(path, KEYPOINT_COLUMNS)
 
     def write(self, frame: int, time_s: float, poses: Poses) -> None:
@@ -61,20 +73,27 @@ class KeypointsWriter:
         xy = np.char.mod("%.2f", poses.keypoints[..., :2]).tolist()
         scores = np.char.mod("%.3f", poses.keypoints[..., 2]).tolist()
         ids = poses.track_ids.tolist()
-        self._writer.writerows(
-            [*prefix, ids[p], JOINT_NAMES[j], xy[p][j][0], xy[p][j][1], scores[p][j]]
-            for p in range(len(ids))
-            for j in range(NUM_JOINTS)
-        )
+        with _writing(self._path):
+            self._writer.writerows(
+                [*prefix, ids[p], JOINT_NAMES[j], xy[p][j][0], xy[p][j][1], scores[p][j]]
+                for p in range(len(ids))
+                for j in range(NUM_JOINTS)
+            )
 
     def close(self) -> None:
-        self._handle.close()
+        """Flush and close; the last buffered rows can still meet a full disk here."""
+        with _writing(self._path):
+            self._handle.close()
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:
+            self.close()
+            return
+        with contextlib.suppress(OSError):  # already failing: the error in flight is the one to report
+            self._handle.close()
 
 
 def write_frames_csv(path: Path, timelines: list[PersonTimeline], times: np.ndarray) -> int:
@@ -85,7 +104,7 @@ def write_frames_csv(path: Path, timelines: list[PersonTimeline], times: np.ndar
     """
     handle, writer = _open_csv(path, FRAME_COLUMNS)
     rows = 0
-    with handle:
+    with _writing(path), handle:
         for start in range(0, len(times), _CHUNK_FRAMES):
             stop = min(start + _CHUNK_FRAMES, len(times))
             time_text = np.char.mod("%.4f", times[start:stop]).tolist()
@@ -152,11 +171,9 @@ def package_versions() -> dict[str, str | None]:
 
 def write_summary(path: Path, summary: dict) -> None:
     """Write summary.json (pretty, UTF-8), stamping the schema version."""
-    try:
+    with _writing(path):
         path.write_text(json.dumps({"schema_version": SCHEMA_VERSION, **summary}, indent=2) + "\n",
                         encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"Cannot write {path}: {exc.strerror or exc}.") from exc
 
 
 @dataclass

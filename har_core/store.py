@@ -361,11 +361,18 @@ class RunStore:
             raise PermissionError(f"{path} is outside the run store")
         return resolved
 
-    def run_dir(self, run_id: str) -> Path:
-        """The folder of a run (checked id, inside the root)."""
+    def _run_entry(self, run_id: str) -> Path:
+        """root/run_id for a checked id, not resolved (a valid id cannot leave the root lexically)."""
         if not valid_run_id(run_id):
             raise KeyError(f"not a run id: {run_id!r}")
-        return self._confined(self.root / run_id)
+        return self.root / run_id
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of a run (checked id, inside the root); PermissionError if it was swapped for a link."""
+        entry = self._run_entry(run_id)
+        if entry.is_symlink():
+            raise PermissionError(f"{entry} is a link, not a run folder")
+        return self._confined(entry)
 
     def input_path(self, record: RunRecord) -> Path:
         """Where the run's uploaded clip lives."""
@@ -385,13 +392,10 @@ class RunStore:
         record = self.get(run_id)
         if record is None or record.status != RunStatus.DONE:
             return None
-        if name in RESULT_FILES:
-            path = self.results_dir(run_id) / name
-        elif name == THUMBNAIL_FILE:
-            path = self.run_dir(run_id) / name
-        else:
+        if name not in RESULT_FILES and name != THUMBNAIL_FILE:
             return None
         try:
+            path = self.results_dir(run_id) / name if name in RESULT_FILES else self.run_dir(run_id) / name
             resolved = self._confined(path)
         except PermissionError:
             return None
@@ -530,7 +534,12 @@ class RunStore:
         """Remove a run's row and folder; refuses (False) while someone owns it (cancel it first)."""
         if self.get(run_id) is None:
             return False
-        folder = self.run_dir(run_id)
+        folder = self._run_entry(run_id)
+        if folder.is_symlink():  # never follow it: remove the row and the link, nothing outside the store
+            with self._conn() as conn:
+                conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            folder.unlink()
+            return True
         if folder.is_dir():
             try:
                 guard = RunLock(folder / LOCK_FILE, blocking=False)

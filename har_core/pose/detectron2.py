@@ -6,12 +6,16 @@ users build it from source (see README). The model is built with `build_model` a
 image per call while the model itself accepts a list: batching is what makes the GPU pay off.
 
 Weights are the model zoo's checkpoint for `COCO-Keypoints/keypoint_rcnn_R_50_FPN_3x.yaml`
-(Detectron2 downloads and caches it on first use) or a local file given as `weights`. The
-checkpointer unpickles `.pkl` files, so only point `weights` at files from a source you trust.
+(Detectron2 downloads and caches it on first use) or a local file given as `weights`. Detectron2's own
+checkpointer unpickles `.pkl` files, which can run code, so weights never go through it: `.safetensors`
+load with safetensors, `.pth`/`.pt` with `torch.load(weights_only=True)`, and the model zoo's `.pkl`
+format (a pickled dict of NumPy arrays) with an unpickler that only rebuilds arrays. Anything else in a
+weights file is refused with a ModelError.
 """
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -84,12 +88,61 @@ def _import_detectron2() -> Any:
     """Import detectron2's pieces or raise the message users see when it is not installed."""
     try:
         from detectron2 import model_zoo
-        from detectron2.checkpoint import DetectionCheckpointer
         from detectron2.config import get_cfg
         from detectron2.modeling import build_model
     except (ImportError, OSError) as error:  # OSError: a build whose compiled ops do not match torch
         raise ModelError(MISSING_MESSAGE) from error
-    return model_zoo, DetectionCheckpointer, get_cfg, build_model
+    return model_zoo, get_cfg, build_model
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles only what a model-zoo `.pkl` holds: dicts, strings, numbers and NumPy arrays."""
+
+    _ALLOWED = frozenset({
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    })
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing {module}.{name}: weights files may hold only arrays")
+        return super().find_class(module, name)
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A state dict from `path` through a loader that cannot run code, or a ModelError saying why not."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            data: Any = load_file(path)
+        elif suffix in (".pth", ".pt"):
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        elif suffix == ".pkl":
+            with path.open("rb") as handle:
+                data = _ArrayUnpickler(handle, encoding="latin1").load()
+        else:
+            raise ModelError(f"Detectron2 weights must be .safetensors, .pth or .pkl, not {path.name}.")
+        state = data.get("model", data) if isinstance(data, dict) else None
+        if not isinstance(state, dict):
+            raise ModelError(f"Detectron2 weights in {path.name} hold no state dict.")
+        return {key: torch.as_tensor(value) for key, value in state.items() if not key.startswith("__")}
+    except ModelError:
+        raise
+    except Exception as error:  # any loader failure means: not weights we accept
+        raise ModelError(f"Refusing the Detectron2 weights {path.name}: {error}") from error
+
+
+def _model_zoo_weights(model_zoo: Any) -> Path:
+    """The model zoo's checkpoint, downloaded and cached by Detectron2's file manager on first use."""
+    from detectron2.utils.file_io import PathManager
+
+    try:
+        return Path(PathManager.get_local_path(model_zoo.get_checkpoint_url(CONFIG)))
+    except OSError as error:
+        raise ModelError(f"The Detectron2 model zoo weights could not be downloaded: {error}") from error
 
 
 def resolve_torch_device(device: str) -> str:
@@ -141,21 +194,23 @@ class Detectron2Backend(PoseBackend):
         person_threshold: float = DEFAULT_PERSON_THRESHOLD,
     ) -> Detectron2Backend:
         """Build Keypoint R-CNN R50-FPN 3x from the model zoo config with model-zoo or local weights."""
-        model_zoo, checkpointer, get_cfg, build_model = _import_detectron2()
+        model_zoo, get_cfg, build_model = _import_detectron2()
         device = resolve_torch_device(device)
         cfg = get_cfg()
         cfg.merge_from_file(model_zoo.get_config_file(CONFIG))
         if weights is not None and not Path(weights).is_file():
             raise ModelError(f"Detectron2 weights not found: {weights}")
-        cfg.MODEL.WEIGHTS = str(weights) if weights is not None else model_zoo.get_checkpoint_url(CONFIG)
+        state = load_weights(Path(weights) if weights is not None else _model_zoo_weights(model_zoo))
         cfg.MODEL.DEVICE = device
         cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST = person_threshold
         model = build_model(cfg)
-        model.eval()
         try:
-            checkpointer(model).load(cfg.MODEL.WEIGHTS)
-        except (OSError, RuntimeError, KeyError, ValueError) as error:
-            raise ModelError(f"Detectron2 weights could not be loaded from {cfg.MODEL.WEIGHTS}: {error}") from error
+            missing = model.load_state_dict(state, strict=False).missing_keys
+        except RuntimeError as error:  # shape mismatch: weights for another architecture
+            raise ModelError(f"Detectron2 weights do not fit {MODEL_NAME}: {error}") from error
+        if missing:
+            raise ModelError(f"Detectron2 weights lack {len(missing)} of the model's tensors ({missing[0]}, ...).")
+        model.to(device).eval()
         return cls(model, device, input_format=cfg.INPUT.FORMAT, min_size=cfg.INPUT.MIN_SIZE_TEST,
                    max_size=cfg.INPUT.MAX_SIZE_TEST, person_threshold=person_threshold)
 
