@@ -105,6 +105,7 @@ def make_video(
     vfr: bool = False,
     audio: bool = False,
     draw: Draw | None = None,
+    b_frames: int = 0,
 ) -> Path:
     """Write a video whose upright picture is `draw(i, *size)` for each frame i, and return its path.
 
@@ -115,6 +116,8 @@ def make_video(
     that honours the metadata gets `draw`'s picture back.
     vfr: frame times follow `frame_times(..., vfr=True)` (needs a container with timestamps, not AVI).
     audio: add a tone track as long as the video.
+    b_frames: bidirectional frames between references (with mpeg4/xvid in AVI: "packed B-frames", whose
+    timestamps FFmpeg can only guess).
     """
     if rotation % 90:
         raise ValueError(f"rotation must be a multiple of 90, got {rotation}")
@@ -131,6 +134,8 @@ def make_video(
         stream.codec_context.thread_count = 1  # same bytes on every machine, so byte offsets in tests hold
         if tag:
             stream.codec_context.codec_tag = tag
+        if b_frames:
+            stream.options = {"bf": str(b_frames)}
         time_base = _VFR_TIME_BASE if vfr else 1 / rate
         stream.codec_context.time_base = time_base
         if rotation:

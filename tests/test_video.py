@@ -283,3 +283,13 @@ def test_writer_without_frames_is_an_output_error(tmp_path: Path) -> None:
 def test_writer_into_a_missing_folder_is_an_output_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match="Cannot write the video"), H264Writer(tmp_path / "no" / "o.mp4", 30):
         pass
+
+
+def test_avi_with_packed_b_frames_is_timed_by_frame_index(tmp_path: Path) -> None:
+    """AVI carries no presentation times, so frames are timed by index at the nominal rate. (On a real Xvid
+    clip with packed B-frames FFmpeg's guessed times ran backwards; this encoder cannot pack B-frames, so
+    the test pins the rule on an AVI with ordinary B-frames.)"""
+    video = make_video(tmp_path / "xvid.avi", codec="xvid", fps=25, frames=30, b_frames=2)
+    times = np.array([frame.time_s for frame in iter_frames(video)])
+    assert len(times) == 30
+    np.testing.assert_allclose(times, np.arange(30) / 25, atol=1e-6)
