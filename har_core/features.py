@@ -13,6 +13,8 @@ the feature vector, so the model can tell "joint at the centre" from "joint not 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -66,25 +68,66 @@ def fill_short_gaps(track: np.ndarray, max_gap: int = MAX_GAP_FRAMES, threshold:
     return out
 
 
-def _frame_anchor_and_height(keypoints: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame: the body anchor point (hip midpoint, else shoulder midpoint) and keypoint-extent height.
+@dataclass(frozen=True)
+class _FrameStats:
+    """What the normalisation needs from each frame, computed once per frame (F frames).
 
-    Args:
-        keypoints: (..., 17, 3).
-    Returns:
-        anchor (..., 2) and height (...), NaN where the frame has nothing usable.
+    valid (F, 17): joints at or above the threshold; anchor (F, 2): hip midpoint, else shoulder midpoint,
+    else NaN; height (F,): keypoint-extent height, NaN with fewer than two seen joints; seen_sum (F, 2) and
+    seen_count (F,): the sum and number of seen joints, for the fallback centre.
     """
+
+    valid: np.ndarray
+    anchor: np.ndarray
+    height: np.ndarray
+    seen_sum: np.ndarray
+    seen_count: np.ndarray
+
+    def take(self, frames: np.ndarray) -> _FrameStats:
+        """The stats of the given frame indices (any shape, e.g. (N, W) for N windows)."""
+        return _FrameStats(self.valid[frames], self.anchor[frames], self.height[frames], self.seen_sum[frames],
+                           self.seen_count[frames])
+
+
+def _frame_stats(keypoints: np.ndarray, threshold: float) -> _FrameStats:
+    """Per-frame anchor, height and fallback sums of (F, 17, 3) float32 keypoints."""
     valid = keypoints[..., 2] >= threshold
-    xy = keypoints[..., :2]
-    hips_ok = valid[..., _HIPS].all(axis=-1)
-    shoulders_ok = valid[..., _SHOULDERS].all(axis=-1)
-    hip_mid = xy[..., _HIPS, :].mean(axis=-2)
-    shoulder_mid = xy[..., _SHOULDERS, :].mean(axis=-2)
-    anchor = np.where(hips_ok[..., None], hip_mid, np.where(shoulders_ok[..., None], shoulder_mid, np.nan))
-    y_top = np.where(valid, xy[..., 1], np.inf).min(axis=-1)
-    y_bottom = np.where(valid, xy[..., 1], -np.inf).max(axis=-1)
-    height = np.where(valid.sum(axis=-1) >= 2, y_bottom - y_top, np.nan)
-    return anchor, height
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    hips_ok = valid[:, _HIPS].all(axis=-1)
+    shoulders_ok = valid[:, _SHOULDERS].all(axis=-1)
+    hip_mid = keypoints[:, _HIPS, :2].mean(axis=-2)
+    shoulder_mid = keypoints[:, _SHOULDERS, :2].mean(axis=-2)
+    anchor = np.where(hips_ok[:, None], hip_mid, np.where(shoulders_ok[:, None], shoulder_mid, np.float32(np.nan)))
+    seen_count = valid.sum(axis=-1)
+    y_top = np.where(valid, y, np.float32(np.inf)).min(axis=-1)
+    y_bottom = np.where(valid, y, np.float32(-np.inf)).max(axis=-1)
+    height = np.where(seen_count >= 2, y_bottom - y_top, np.float32(np.nan))
+    seen_sum = np.stack([np.where(valid, x, np.float32(0)).sum(axis=-1), np.where(valid, y, np.float32(0)).sum(axis=-1)],
+                        axis=-1)
+    return _FrameStats(valid, anchor, height, seen_sum, seen_count)
+
+
+def _normalised(x: np.ndarray, y: np.ndarray, stats: _FrameStats) -> np.ndarray:
+    """(N, W, 51) features from the windows' coordinates x, y (N, W, 17) and their per-frame stats (N, W)."""
+    n, w = stats.height.shape
+    centre = _nanmedian_axis1(stats.anchor)  # (N, 2)
+    scale = _nanmedian_axis1(stats.height)  # (N,)
+    lost = np.flatnonzero(np.isnan(centre[:, 0]))
+    if len(lost):
+        # Windows where no frame had an anchor: fall back to the mean of every seen joint.
+        count = stats.seen_count[lost].sum(axis=1)
+        centre[lost] = stats.seen_sum[lost].sum(axis=1) / np.maximum(count, 1)[:, None]
+    centre = np.nan_to_num(centre).astype(np.float32)
+    scale = np.where(np.isnan(scale) | (scale < _MIN_SCALE_PX), _MIN_SCALE_PX * 100.0, scale).astype(np.float32)
+    out = np.empty((n, w, FEATURE_DIM), dtype=np.float32)
+    unseen = ~stats.valid
+    for axis, coords in enumerate((x, y)):
+        part = out[..., axis * NUM_JOINTS : (axis + 1) * NUM_JOINTS]
+        np.subtract(coords, centre[:, axis, None, None], out=part)
+        np.divide(part, scale[:, None, None], out=part)
+        np.copyto(part, np.float32(0), where=unseen)
+    out[..., 2 * NUM_JOINTS :] = stats.valid
+    return out
 
 
 def features_for_windows(windows: np.ndarray, threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
@@ -97,27 +140,33 @@ def features_for_windows(windows: np.ndarray, threshold: float = KEYPOINT_THRESH
     """
     windows = np.asarray(windows, dtype=np.float32)
     n, w = windows.shape[:2]
-    out = np.zeros((n, w, FEATURE_DIM), dtype=np.float32)
     if n == 0:
-        return out
-    valid = windows[..., 2] >= threshold
-    anchor, height = _frame_anchor_and_height(windows, threshold)
-    centre = _nanmedian_axis1(anchor)  # (N, 2)
-    scale = _nanmedian_axis1(height)  # (N,)
-    # Windows where no frame had an anchor: fall back to the mean of every seen joint.
-    seen_count = valid.reshape(n, -1).sum(axis=1)
-    seen_sum = np.where(valid[..., None], windows[..., :2], 0.0).reshape(n, -1, 2).sum(axis=1)
-    fallback = seen_sum / np.maximum(seen_count, 1)[:, None]
-    centre = np.where(np.isnan(centre), fallback, centre)
-    centre = np.nan_to_num(centre)
-    scale = np.where(np.isnan(scale) | (scale < _MIN_SCALE_PX), np.nan, scale)
-    scale = np.nan_to_num(scale, nan=_MIN_SCALE_PX * 100.0)
-    norm = (windows[..., :2] - centre[:, None, None, :]) / scale[:, None, None, None]
-    norm = np.where(valid[..., None], norm, 0.0)
-    out[..., :NUM_JOINTS] = norm[..., 0]
-    out[..., NUM_JOINTS : 2 * NUM_JOINTS] = norm[..., 1]
-    out[..., 2 * NUM_JOINTS :] = valid
-    return out
+        return np.zeros((n, w, FEATURE_DIM), dtype=np.float32)
+    stats = _frame_stats(windows.reshape(n * w, NUM_JOINTS, 3), threshold)
+    return _normalised(windows[..., 0], windows[..., 1], stats.take(np.arange(n * w).reshape(n, w)))
+
+
+def window_features(track: np.ndarray, starts: np.ndarray, window: int = WINDOW,
+                    threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
+    """Exactly `features_for_windows(sliding_windows(track, window)[starts])`, with each frame's stats computed once.
+
+    Stride-1 windows overlap by 31 frames, so `features_for_windows` finds every frame's anchor and height
+    32 times over; here that is done once per frame of the track and gathered per window, several times
+    faster for a whole track. The arithmetic is the same, so the features are bit-identical.
+
+    Args:
+        track: (T, 17, 3) keypoints of one person (usually after `fill_short_gaps`).
+        starts: the windows wanted by first frame; window i covers frames i .. i + window - 1.
+    """
+    track = np.asarray(track, dtype=np.float32)
+    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+    if len(starts) == 0:
+        return np.zeros((0, window, FEATURE_DIM), dtype=np.float32)
+    if starts.min() < 0 or starts.max() > len(track) - window:
+        raise IndexError(f"window starts must lie in 0..{len(track) - window}, got {starts.min()}..{starts.max()}")
+    frames = starts[:, None] + np.arange(window)
+    stats = _frame_stats(track, threshold).take(frames)
+    return _normalised(track[frames, :, 0], track[frames, :, 1], stats)
 
 
 def _nanmedian_axis1(values: np.ndarray) -> np.ndarray:
@@ -143,5 +192,5 @@ def track_features(track: np.ndarray, window: int = WINDOW) -> np.ndarray:
     Window i covers frames i .. i + window - 1 and its prediction belongs to its last frame, so the
     classifier stays causal.
     """
-    return features_for_windows(sliding_windows(fill_short_gaps(track), window))
+    return window_features(fill_short_gaps(track), np.arange(max(len(track) - window + 1, 0)), window)
 

@@ -6,10 +6,13 @@ smoothing) and storing decoded frames would make memory grow with the video:
 1. decode → pose → track → keep only keypoints (`PoseLog`), then classify every window (`timeline`);
 2. decode again → draw → H.264 encode; then the data files are written from the keypoints and timelines.
 
-Decoding and encoding run in their own threads with bounded queues, so FFmpeg (decode), LiteRT (pose)
-and libx264 (encode) overlap: all three release the GIL. Everything is written into a hidden sibling of
-`out_dir` and renamed into place only when all of it succeeded, so a failure never leaves a half-written
-result behind.
+Decoding and encoding run in their own threads with bounded queues, and pose estimation in one thread
+per MoveNet interpreter, so FFmpeg (decode), LiteRT (pose) and libx264 (encode) keep every core busy: all
+three release the GIL. Pass 1 decodes straight to the pose model's input size. The second decode costs
+about 1 ms a 640x480 frame (~4% of the run), far less than keeping frames would cost in memory, and
+labelling frames while pass 1 runs would need an incremental copy of the timeline rules. Measurements
+and profiles: bench/README.md. Everything is written into a hidden sibling of `out_dir` and renamed into
+place only when all of it succeeded, so a failure never leaves a half-written result behind.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import secrets
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -57,7 +62,12 @@ PEOPLE_CHOICES = ("all", "primary")
 POSE_BATCH = 8  # frames per pose-backend call
 QUEUE_FRAMES = 16  # decoded frames in flight per queue: bounds memory, enough to keep each thread busy
 PROGRESS_EVERY = 8  # frames between progress callbacks in the render pass
-ENCODE_THREADS = max(1, min(4, os.cpu_count() or 1))
+CPUS = os.cpu_count() or 1
+ENCODE_THREADS = max(1, min(4, CPUS))  # pass 2 runs no inference, so x264 may use every core
+# MoveNet interpreters working side by side, each on its own frames. One LiteRT interpreter runs one
+# frame at a time and its threads split each layer of a small (256 px) input, which scales poorly; whole
+# frames per interpreter keep every core busy without that synchronisation.
+POSE_WORKERS = max(1, min(4, CPUS))
 
 T = TypeVar("T")
 
@@ -114,12 +124,16 @@ class AnalysisResult:
 
 @dataclass
 class _Timer:
-    """Accumulated seconds per named stage; threads add to their own keys."""
+    """Accumulated seconds per named stage, summed over the threads that work on it (so "pose" with two
+    workers can exceed the wall time of pass 1); the `*_wall` and "total" entries are elapsed time."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, name: str, started: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
 
     def rounded(self) -> dict[str, float]:
         return {name: round(value, 3) for name, value in self.seconds.items()}
@@ -257,11 +271,13 @@ def _check_settings(settings: AnalysisSettings) -> None:
         raise HarError(f"max_side must be at least 64 pixels, not {settings.max_side}.")
 
 
-def _limited(frames: Iterator[Frame], max_frames: int | None) -> Iterator[Frame]:
-    """Stop with a LimitError when a video holds more frames than its header said and the limit allows."""
+def _limited(frames: Iterator[Frame], settings: AnalysisSettings) -> Iterator[Frame]:
+    """Enforce the frame and duration limits while decoding, for streams whose header states no length."""
     for frame in frames:
-        if max_frames is not None and frame.index >= max_frames:
-            raise LimitError(f"The video has more than {max_frames:,} frames, the configured limit.")
+        if settings.max_frames is not None and frame.index >= settings.max_frames:
+            raise LimitError(f"The video has more than {settings.max_frames:,} frames, the configured limit.")
+        if settings.max_seconds is not None and frame.time_s > settings.max_seconds:
+            raise LimitError(f"The video lasts more than {settings.max_seconds:.0f} s, the configured limit.")
         yield frame
 
 
@@ -286,24 +302,102 @@ class _PoseRun:
     tracker: PoseTracker
 
 
-def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend: PoseBackend, timer: _Timer,
-               report: _ProgressReporter) -> _PoseRun:
-    """Pass 1: decode, estimate poses in batches, track; only keypoints are kept, never frames."""
-    log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
-    size = (0, 0)
-    decoded = _timed(_limited(iter_frames(video, settings.max_side), settings.max_frames), timer)
-    with contextlib.closing(_in_thread(decoded, "decode")) as frames:
-        while batch := list(itertools.islice(frames, POSE_BATCH)):
-            started = time.perf_counter()
-            poses = backend([frame.image for frame in batch])
+def _load_pose_backends(settings: AnalysisSettings) -> list[PoseBackend]:
+    """One single-threaded-enough MoveNet per pose worker (see POSE_WORKERS), or one instance of another backend.
+
+    Detectron2 parallelises inside torch (or runs on the GPU), so it gets a single instance.
+    """
+    if settings.backend != "movenet":
+        return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)]
+    threads = max(1, CPUS // POSE_WORKERS)
+    return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
+                                num_threads=threads) for _ in range(POSE_WORKERS)]
+
+
+def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
+    """The longer side at which pass 1 decodes frames for pose estimation.
+
+    MoveNet letterboxes every frame to `input_size` on its longer side, so decoding straight to that size
+    lets FFmpeg shrink the picture while it converts the colours, instead of converting the whole picture
+    and resizing it again in OpenCV (about 1.5 ms of CPU per 640x480 frame, 5% of the pose time); the
+    keypoints are scaled back to the analysed frame. Other backends get the analysed frame itself.
+    """
+    if backend.info.name == "movenet":
+        return min(settings.max_side, settings.input_size)
+    return settings.max_side
+
+
+def _fitted(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size `iter_frames(max_side=side)` gives a width x height video: the longer side at most `side`."""
+    if max(width, height) <= side:
+        return width, height
+    scale = side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _rescaled(poses: Poses, sx: float, sy: float) -> Poses:
+    """Poses found on a scaled frame, in pixels of a frame sx times wider and sy times taller."""
+    if sx == 1.0 and sy == 1.0:
+        return poses
+    keypoints = poses.keypoints * np.array([sx, sy, 1.0], dtype=np.float32)
+    boxes = poses.boxes * np.array([sx, sy, sx, sy], dtype=np.float32)
+    return Poses(keypoints, boxes, poses.scores, poses.track_ids)
+
+
+def _parallel_poses(batches: Iterator[list[Frame]], backends: list[PoseBackend],
+                    timer: _Timer) -> Iterator[tuple[list[Frame], list[Poses]]]:
+    """Estimate poses on successive batches, one thread per backend; yield (batch, poses) in input order.
+
+    A backend serves one batch at a time (LiteRT interpreters are not thread safe). One batch more than
+    there are workers stays in flight, so no worker waits while the caller tracks the previous batch.
+    """
+    idle: queue.SimpleQueue[PoseBackend] = queue.SimpleQueue()
+    for backend in backends:
+        idle.put(backend)
+
+    def estimate(batch: list[Frame]) -> list[Poses]:
+        backend = idle.get()
+        started = time.perf_counter()
+        try:
+            return backend([frame.image for frame in batch])
+        finally:
             timer.add("pose", started)
-            started = time.perf_counter()
-            for frame, found in zip(batch, poses, strict=True):
-                log.append(tracker.update(found, frame.index, frame.time_s))
-                times.append(frame.time_s)
-            timer.add("tracking", started)
-            size = batch[0].image.shape[1], batch[0].image.shape[0]
-            report("pose", len(times), max(info.frame_count, len(times)))
+            idle.put(backend)
+
+    pending: deque[tuple[list[Frame], Future[list[Poses]]]] = deque()
+    with ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="pose") as pool:
+        try:
+            for batch in batches:
+                pending.append((batch, pool.submit(estimate, batch)))
+                if len(pending) > len(backends):
+                    batch, future = pending.popleft()
+                    yield batch, future.result()
+            while pending:
+                batch, future = pending.popleft()
+                yield batch, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backends: list[PoseBackend],
+               timer: _Timer, report: _ProgressReporter) -> _PoseRun:
+    """Pass 1: decode, estimate poses in batches on parallel workers, track; only keypoints are kept, never frames."""
+    log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
+    size = _fitted(info.width, info.height, settings.max_side)
+    decoded = _timed(_limited(iter_frames(video, _pose_side(backends[0], settings)), settings), timer)
+    with contextlib.closing(_in_thread(decoded, "decode")) as frames:
+        batches = iter(lambda: list(itertools.islice(frames, POSE_BATCH)), [])
+        with contextlib.closing(_parallel_poses(batches, backends, timer)) as estimated:
+            for batch, poses in estimated:
+                started = time.perf_counter()
+                height, width = batch[0].image.shape[:2]
+                sx, sy = size[0] / width, size[1] / height
+                for frame, found in zip(batch, poses, strict=True):
+                    log.append(tracker.update(_rescaled(found, sx, sy), frame.index, frame.time_s))
+                    times.append(frame.time_s)
+                timer.add("tracking", started)
+                report("pose", len(times), max(info.frame_count, len(times)))
     return _PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker)
 
 
@@ -386,15 +480,22 @@ def _check_out_dir(out_dir: Path) -> None:
 
 
 def _publish(staging: Path, out_dir: Path) -> None:
-    """Move the finished staging folder to out_dir, replacing a previous result only after success."""
+    """Move the finished staging folder to out_dir, replacing a previous result only after success.
+
+    If the second rename fails, the previous result is moved back, so out_dir always holds a complete run.
+    """
     try:
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.old")
-            os.replace(out_dir, old)
+        if not out_dir.exists():
             os.replace(staging, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
+            return
+        old = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.old")
+        os.replace(out_dir, old)
+        try:
             os.replace(staging, out_dir)
+        except OSError:
+            os.replace(old, out_dir)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         raise OutputError(f"Cannot move the results into {out_dir}: {exc.strerror or exc}.") from exc
 
@@ -425,17 +526,18 @@ def analyze(
     _check_out_dir(out_dir)
 
     started = time.perf_counter()
-    backend = create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)
+    backends = _load_pose_backends(settings)
     classifier = ActionClassifier.load(device=settings.device)
     timer.add("load_models", started)
 
     started = time.perf_counter()
-    pass1 = _pose_pass(video, info, settings, backend, timer, report)
+    pass1 = _pose_pass(video, info, settings, backends, timer, report)
     log, times = pass1.log, pass1.times
     timer.add("pass1_wall", started)
     if len(times) < WINDOW:
-        raise TooShortError(f"The video has {len(times)} frames; at least {WINDOW} are needed to recognise an "
-                            "action.")
+        damaged = " that decode (the file is truncated or damaged)" if len(times) < info.frame_count else ""
+        raise TooShortError(f"The video has {len(times)} frames{damaged}; at least {WINDOW} are needed to "
+                            "recognise an action.")
     tracks = log.tracks()
     if not tracks:
         raise NoPersonError("No person was found in the video.")
@@ -463,7 +565,7 @@ def analyze(
         write_summary(staging / SUMMARY_FILE, {
             "video": {**info.to_dict(), "path": video.name, "frames_decoded": len(times),
                       "analysed_width": pass1.frame_size[0], "analysed_height": pass1.frame_size[1]},
-            "pose": asdict(backend.info),
+            "pose": asdict(backends[0].info),
             "model_id": classifier.model_id,
             "model": {"model_id": classifier.model_id, "device": str(classifier.device),
                       "classes": list(classifier.classes)},

@@ -1,0 +1,293 @@
+"""Speed benchmark (issue 6): the full pipeline on rendered clips, the classifier, and the original-shaped loop.
+
+    python bench/run.py                   # the default cases, the classifier and the baseline (several minutes)
+    python bench/run.py --cases all       # every size x people x length combination
+    python bench/run.py --cases 640x480-1p-10s,1280x720-4p-10s --no-baseline
+    python bench/run.py --quick           # a tiny clip, for a smoke test
+
+Clips are rendered figures (`models.synth.scenes`) doing procedural actions, made once and cached. Each
+analysis runs `har_core.pipeline.analyze` with default settings in a fresh process, so its peak RSS
+(VmHWM) is its own; the process also reports its CPU seconds, which say what the run would take on an idle
+machine better than wall time does on a shared one. Printed per case: frames, wall time, end-to-end
+frames per second, real-time factor (video duration / processing time), CPU seconds per frame, peak RSS
+and the time of each stage. Then the classifier's throughput on every window of the longest analysed clip,
+the baseline (`bench/baseline.py`) on the first case's clip with the ratio of the two, and peak RSS of
+the long clips against the short ones (memory should be flat in video length).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `python bench/run.py` puts bench/ on the path, not the repository root
+
+FPS = 30.0
+SPACING_M = 1.5  # metres between neighbouring people
+CLIP_VERSION = 1  # bump when the clip recipe changes, so cached clips are remade
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark clip: frame size, people in it, length."""
+
+    width: int
+    height: int
+    people: int
+    seconds: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.width}x{self.height}-{self.people}p-{self.seconds:g}s"
+
+    @classmethod
+    def parse(cls, name: str) -> Case:
+        """'640x480-1p-10s' -> Case(640, 480, 1, 10.0)."""
+        try:
+            size, people, seconds = name.split("-")
+            width, height = size.split("x")
+            return cls(int(width), int(height), int(people.removesuffix("p")), float(seconds.removesuffix("s")))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"a case looks like 640x480-1p-10s, not {name!r}") from exc
+
+
+ALL_CASES = tuple(Case(w, h, p, s) for (w, h) in ((640, 480), (1280, 720)) for p in (1, 4) for s in (10.0, 60.0))
+DEFAULT_CASES = (Case(640, 480, 1, 10.0), Case(640, 480, 1, 60.0), Case(1280, 720, 4, 10.0), Case(1280, 720, 4, 60.0))
+QUICK_CASE = Case(320, 240, 1, 1.5)
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "har-dashboard" / "bench"
+
+
+def make_clip(case: Case, cache: Path) -> Path:
+    """Render (once) the clip of `case`: people side by side, each doing a different action, on a tiled floor."""
+    import numpy as np
+
+    from har_core.skeleton import NUM_CLASSES
+    from models.synth.procedural import random_clip
+    from models.synth.scenes import PersonSpec, group_camera, write_scene_video
+
+    path = cache / f"{case.name}-v{CLIP_VERSION}.mp4"
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(case.name))
+    offsets = (np.arange(case.people) - (case.people - 1) / 2) * SPACING_M
+    people = [PersonSpec(random_clip(rng, i % NUM_CLASSES, FPS, case.seconds), path=((0.0, float(x), 0.0),))
+              for i, x in enumerate(offsets)]
+    camera = group_camera((case.width, case.height), span=1.0 + SPACING_M * (case.people - 1))
+    # H264Writer renames into place only when complete, so the cache never holds a partial clip.
+    write_scene_video(path, people, camera, FPS, case.seconds, background="floor", seed=case.people)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Measurements, each run in a fresh process (`--child`), reporting one JSON line on stdout. Project modules
+# are imported inside the functions: after the sys.path line above, and only in the process that needs them.
+
+
+def _peak_rss_mb() -> float:
+    """This process's high-water resident memory (Linux VmHWM; ru_maxrss elsewhere)."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        return int(status.read_text().split("VmHWM:")[1].split()[0]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _child_pipeline(video: Path, out: Path, device: str) -> dict:
+    """Analyse `video` with default settings; then time the classifier on all of its windows."""
+    from har_core.pipeline import AnalysisSettings, analyze
+
+    cpu, started = _cpu_s(), time.perf_counter()
+    result = analyze(video, out, AnalysisSettings(device=device))
+    measured = {"frames": result.frames, "people": len(result.people), "wall_s": time.perf_counter() - started,
+                "cpu_s": _cpu_s() - cpu, "peak_mb": _peak_rss_mb(), "duration_s": result.video.duration_s,
+                "timings": result.timings}
+    return measured | _classifier_throughput(out, device)
+
+
+def _classifier_throughput(run: Path, device: str, repeats: int = 3) -> dict:
+    """Windows per second of `ActionClassifier.predict` (its own batching) on every window of a run's people."""
+    import numpy as np
+    import torch
+
+    from har_core.classifier import ActionClassifier
+    from har_core.features import track_features
+    from har_core.outputs import load_results
+    from har_core.skeleton import JOINT_NAMES, NUM_JOINTS
+
+    keypoints = load_results(run).keypoints
+    joint = keypoints["joint"].map({name: i for i, name in enumerate(JOINT_NAMES)}).to_numpy()
+    n_frames = int(keypoints["frame"].max()) + 1
+    tracks = []
+    for person in keypoints["person_id"].unique():
+        rows = (keypoints["person_id"] == person).to_numpy()
+        track = np.zeros((n_frames, NUM_JOINTS, 3), dtype=np.float32)
+        track[keypoints["frame"].to_numpy()[rows], joint[rows]] = keypoints.loc[rows, ["x", "y", "score"]].to_numpy()
+        tracks.append(track)
+    started = time.perf_counter()
+    features = np.concatenate([track_features(track) for track in tracks])
+    features_s = time.perf_counter() - started
+    classifier = ActionClassifier.load(device=device)
+    rates = {}
+    for threads in (torch.get_num_threads(), 1):  # as shipped, then one intra-op thread
+        torch.set_num_threads(threads)
+        classifier.predict(features[:64])  # first call: lazy initialisation, not throughput
+        rates[threads] = len(features) / min(_timed(classifier.predict, features) for _ in range(repeats))
+    default_threads = next(iter(rates))
+    return {"windows": len(features), "windows_per_s": rates[default_threads], "torch_threads": default_threads,
+            "windows_per_s_1_thread": rates[1], "feature_windows_per_s": len(features) / features_s,
+            "classifier_device": str(classifier.device)}
+
+
+def _timed(function: Callable[..., object], *args: object) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def _child_baseline(video: Path, out: Path, device: str) -> dict:
+    from bench.baseline import run_baseline
+
+    cpu = _cpu_s()
+    result = run_baseline(video, out / "baseline.mp4", device=device)
+    return {"frames": result.frames, "wall_s": result.wall_s, "cpu_s": _cpu_s() - cpu, "peak_mb": _peak_rss_mb(),
+            "timings": result.seconds}
+
+
+def measure(kind: str, video: Path, device: str) -> dict:
+    """Run one measurement in a fresh Python process and return what it reported."""
+    with tempfile.TemporaryDirectory(prefix="har-bench-") as scratch:
+        run = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", kind, str(video),
+                              str(Path(scratch) / "out"), device], capture_output=True, text=True, cwd=REPO,
+                             check=False)
+    if run.returncode != 0:
+        raise SystemExit(f"{kind} run on {video.name} failed:\n{run.stderr[-4000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Report.
+
+STAGES = ("decode", "pose", "tracking", "actions", "render", "encode", "data_files", "pass1_wall", "pass2_wall")
+
+
+def machine() -> dict:
+    """What the figures were taken on: CPU, cores, load average, Python."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return {"cpu": model, "cores": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version()}
+
+
+def case_line(case: Case, m: dict) -> str:
+    fps = m["frames"] / m["wall_s"]
+    speed = m["duration_s"] / m["wall_s"]
+    return (f"{case.name:18s} {m['frames']:6d} {m['wall_s']:8.1f} {fps:9.1f} {speed:9.2f}x "
+            f"{1000 * m['cpu_s'] / m['frames']:11.1f} {m['peak_mb']:10.0f}")
+
+
+def stage_line(timings: dict) -> str:
+    parts = [f"{name.removesuffix('_wall').replace('_', ' ')}{' (wall)' if name.endswith('_wall') else ''} "
+             f"{timings[name]:.1f}" for name in STAGES if name in timings]
+    return "    stage seconds (summed over threads): " + " | ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated cases like 640x480-1p-10s, or 'all' (default: "
+                             + ",".join(c.name for c in DEFAULT_CASES) + ")")
+    parser.add_argument("--quick", action="store_true", help=f"only the tiny {QUICK_CASE.name} clip (smoke test)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the original-shaped baseline")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="torch device (LSTM)")
+    parser.add_argument("--cache", type=Path, default=default_cache(), help="where the rendered clips are kept")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--child", nargs=4, metavar=("KIND", "VIDEO", "OUT", "DEVICE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        kind, video, out, device = args.child
+        child = {"pipeline": _child_pipeline, "baseline": _child_baseline}[kind]
+        print(json.dumps(child(Path(video), Path(out), device)))
+        return 0
+
+    if args.quick:
+        cases = [QUICK_CASE]
+    elif args.cases == "all":
+        cases = list(ALL_CASES)
+    elif args.cases:
+        cases = [Case.parse(name) for name in args.cases.split(",")]
+    else:
+        cases = list(DEFAULT_CASES)
+    host = machine()
+    print(f"machine: {host['cpu']}, {host['cores']} cores, load average {' '.join(map(str, host['load_average']))} "
+          f"(1, 5, 15 min), Python {host['python']}", flush=True)
+
+    started = time.perf_counter()
+    clips = {case: make_clip(case, args.cache) for case in cases}
+    print(f"clips ready in {time.perf_counter() - started:.0f} s ({args.cache})", flush=True)
+
+    print(f"\n{'case':18s} {'frames':>6s} {'wall s':>8s} {'frames/s':>9s} {'real-time':>10s} "
+          f"{'CPU ms/frame':>11s} {'peak RSS MB':>10s}")
+    results: dict[str, dict] = {}
+    for case in cases:
+        results[case.name] = measure("pipeline", clips[case], args.device)
+        print(case_line(case, results[case.name]))
+        print(stage_line(results[case.name]["timings"]), flush=True)
+
+    longest = max(cases, key=lambda c: (results[c.name]["windows"], c.seconds))
+    m = results[longest.name]
+    print(f"\nclassifier ({m['classifier_device']}): {m['windows']:,} windows of {longest.name} in batches: "
+          f"{m['windows_per_s']:,.0f} windows/s with torch's {m['torch_threads']} threads, "
+          f"{m['windows_per_s_1_thread']:,.0f} windows/s with 1 (features: {m['feature_windows_per_s']:,.0f} windows/s)")
+
+    report: dict = {"machine": host, "cases": {c.name: asdict(c) | results[c.name] for c in cases}}
+    if not args.no_baseline:
+        first = cases[0]
+        base = measure("baseline", clips[first], args.device)
+        ratio = base["wall_s"] / results[first.name]["wall_s"]
+        print(f"baseline (original-shaped, {first.name}): {base['frames']} frames in {base['wall_s']:.1f} s, "
+              f"{base['frames'] / base['wall_s']:.1f} frames/s, {1000 * base['cpu_s'] / base['frames']:.1f} CPU "
+              f"ms/frame; the pipeline is {ratio:.2f}x faster")
+        print("    step seconds: " + " | ".join(f"{k} {v:.1f}" for k, v in base["timings"].items()))
+        report["baseline"] = {"case": first.name, **base, "speedup": ratio}
+
+    for case in cases:
+        short = Case(case.width, case.height, case.people, min(c.seconds for c in cases))
+        if case.seconds > short.seconds and short.name in results:
+            ratio = results[case.name]["peak_mb"] / results[short.name]["peak_mb"]
+            print(f"memory: peak RSS {case.name} / {short.name} = {ratio:.2f}")
+    host_after = machine()["load_average"]
+    print(f"load average at the end: {' '.join(map(str, host_after))}")
+    report["load_average_end"] = host_after
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

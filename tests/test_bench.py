@@ -1,0 +1,28 @@
+"""The speed benchmark stays runnable: its smoke mode prints every figure issue 6 asks for.
+
+Only that the figures are produced and sane is checked here; the figures themselves are recorded in
+bench/README.md, not asserted (timings belong in benchmarks, not in tests).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_prints_stages_speed_memory_classifier_and_baseline(tmp_path: Path) -> None:
+    report = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "bench/run.py", "--quick", "--cache", str(tmp_path / "clips"),
+                           "--json", str(report)], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    for words in ("real-time", "peak RSS", "decode", "pose", "encode", "windows/s", "baseline", "faster"):
+        assert words in done.stdout, words
+    figures = json.loads(report.read_text())
+    (case,) = figures["cases"].values()
+    assert case["frames"] == 45 and case["wall_s"] > 0 and case["peak_mb"] > 50
+    assert figures["baseline"]["frames"] == 45 and figures["baseline"]["speedup"] > 0
