@@ -535,9 +535,12 @@ def analyze(
     log, times = pass1.log, pass1.times
     timer.add("pass1_wall", started)
     if len(times) < WINDOW:
-        damaged = " that decode (the file is truncated or damaged)" if len(times) < info.frame_count else ""
-        raise TooShortError(f"The video has {len(times)} frames{damaged}; at least {WINDOW} are needed to "
-                            "recognise an action.")
+        if len(times) < info.frame_count:
+            raise TooShortError(f"Only {len(times)} of the video's {info.frame_count} frames could be decoded (is "
+                                f"the file truncated or damaged?); at least {WINDOW} are needed to recognise an "
+                                "action.")
+        raise TooShortError(f"The video has {len(times)} frames; at least {WINDOW} are needed to recognise an "
+                            "action.")
     tracks = log.tracks()
     if not tracks:
         raise NoPersonError("No person was found in the video.")

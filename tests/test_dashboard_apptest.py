@@ -232,6 +232,10 @@ def test_model_page_shows_the_model_card() -> None:
     assert at.title[0].value == "Action model"
     assert "Model id" in at.caption[0].value
     assert any(s.value == "Classes" for s in at.subheader)
+    # The shipped card describes the shipped checkpoint: its accuracies are shown, no stale-card warning.
+    labels = [metric.label for metric in at.metric]
+    assert "accuracy, simulated windows" in labels and "accuracy, rendered clips" in labels
+    assert not at.warning
 
 
 def test_unknown_run_in_the_url_is_an_error_not_a_crash(runs_dir: Path) -> None:

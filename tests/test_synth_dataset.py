@@ -9,7 +9,14 @@ import pytest
 
 from har_core.features import WINDOW, features_for_windows
 from har_core.skeleton import CLASS_INDEX, NUM_CLASSES, NUM_JOINTS
-from models.synth.dataset import WindowSet, cut_windows, film, generate_windows, mocap_validation_windows
+from models.synth.dataset import (
+    SETTLED_FRAMES,
+    WindowSet,
+    cut_windows,
+    film,
+    generate_windows,
+    mocap_validation_windows,
+)
 from models.synth.mocap import MocapError
 from models.synth.procedural import random_clip
 from tests.test_synth_mocap import make_mocap_dir
@@ -47,19 +54,22 @@ def test_same_seed_same_windows_and_workers_do_not_matter(windows: WindowSet) ->
     assert not np.array_equal(other.keypoints, windows.keypoints)
 
 
-def test_windows_take_the_label_of_their_last_frame() -> None:
+def test_windows_take_the_label_of_their_last_frame_once_it_has_settled() -> None:
     rng = np.random.default_rng(0)
     motion = random_clip(rng, CLASS_INDEX["CLAPPING_HANDS"], 30.0, 10.0, lead_in=True, lead_out=False)
     start = int(np.flatnonzero(np.diff(motion.labels))[0]) + 1  # first clapping frame
     keypoints, labels, visible = film(motion, rng, fps=30.0)
     assert len(keypoints) == len(motion)
     cut = cut_windows(keypoints, labels, np.ones_like(visible), 1.0, rng, "procedural")
-    assert len(cut) == len(motion) - WINDOW + 1 or len(cut) == len(motion) - WINDOW
-    ends = np.arange(len(keypoints))[-len(cut) :]
+    every_end = np.arange(WINDOW - 1, len(motion))
+    settled = every_end[(every_end < start) | (every_end >= start + SETTLED_FRAMES - 1)]
+    ends = settled[-len(cut):]
+    assert len(cut) in (len(settled), len(settled) - 1)  # the random start may skip the first end
     np.testing.assert_array_equal(cut.labels, motion.labels[ends])
-    # Transition windows exist: labelled clapping, but starting before the clapping did.
+    # Windows that straddle the change are kept once half a window of clapping is in them, and are clapping.
     straddling = (ends >= start) & (ends - WINDOW + 1 < start)
     assert straddling.any() and (cut.labels[straddling] == CLASS_INDEX["CLAPPING_HANDS"]).all()
+    assert not ((ends >= start) & (ends < start + SETTLED_FRAMES - 1)).any()
 
 
 def test_film_resamples_to_the_camera_frame_rate() -> None:

@@ -17,7 +17,10 @@ from har_core.skeleton import CLASS_COLORS, CLASSES
 
 MODEL_CARD = DEFAULT_CHECKPOINT.parent / "model_card.md"
 METRICS_FILE = DEFAULT_CHECKPOINT / "metrics.csv"
-CONFUSION_FILE = DEFAULT_CHECKPOINT / "confusion_matrix.png"
+CONFUSION_FILE = MODEL_CARD.parent / "confusion_matrix.png"
+EVALUATION_FILE = MODEL_CARD.parent / "metrics.json"
+HEADLINE_SETS = {"simulated": "simulated windows", "mocap": "real mocap windows", "rendered": "rendered clips",
+                 "real_dev": "real dev clips"}
 CLASS_NOTES = {
     "JUMPING": "jumping on the spot or forward",
     "JUMPING_JACKS": "jumping jacks (star jumps)",
@@ -36,10 +39,20 @@ def _config() -> dict | None:
         return None
 
 
-def _headline_metrics(config: dict) -> dict[str, float]:
-    """Scalar metrics stored with the checkpoint (e.g. test accuracy), whatever their names."""
-    metrics = config.get("metrics") or {}
-    return {name: float(value) for name, value in metrics.items() if isinstance(value, int | float)}
+def _evaluation(model_id: str) -> dict | None:
+    """`python -m models.evaluate`'s figures, if they describe this checkpoint (else None: stale card)."""
+    try:
+        evaluation = json.loads(EVALUATION_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return evaluation if evaluation.get("model_id") == model_id else None
+
+
+def _headline_metrics(evaluation: dict) -> dict[str, float]:
+    """Accuracy on each evaluation set that was run, under a short name."""
+    results = evaluation.get("results") or {}
+    return {label: float(results[key]["accuracy"]) for key, label in HEADLINE_SETS.items()
+            if results.get(key, {}).get("accuracy") is not None}
 
 
 def _classes_table() -> None:
@@ -61,10 +74,13 @@ if config is None:
 
 st.caption(f"Model id `{config.get('model_id')}` · architecture {config.get('architecture')} · "
            f"window {config.get('window')} frames · {config.get('feature_dim')} features per frame")
-metrics = _headline_metrics(config)
-if metrics:
-    for column, (name, value) in zip(st.columns(min(len(metrics), 4)), list(metrics.items())[:4], strict=False):
-        column.metric(name.replace("_", " "), f"{value:.3f}" if value <= 1 else f"{value:,.0f}", border=True)
+evaluation = _evaluation(str(config.get("model_id")))
+if evaluation is None:
+    st.warning("The model card does not describe this checkpoint: run `python -m models.evaluate`.")
+else:
+    metrics = _headline_metrics(evaluation)
+    for column, (name, value) in zip(st.columns(max(len(metrics), 1)), metrics.items(), strict=False):
+        column.metric(f"accuracy, {name}", f"{value:.1%}", border=True)
 if config.get("placeholder"):
     st.warning("This checkpoint is marked as a placeholder: its predictions are not meaningful yet.")
 
@@ -77,7 +93,7 @@ with right:
     if CONFUSION_FILE.is_file():
         st.image(str(CONFUSION_FILE), width="stretch")
     else:
-        st.info("No confusion matrix was saved with this checkpoint.")
+        st.info("No confusion matrix yet: run `python -m models.evaluate`.")
 
 st.subheader("Training curves", anchor=False)
 if METRICS_FILE.is_file():

@@ -42,6 +42,11 @@ FPS_WEIGHTS = (0.3, 0.1, 0.12, 0.08, 0.1, 0.1)
 IMAGE_SIZES = ((640, 480), (1280, 720), (1920, 1080), (720, 1280), (1080, 1920), (640, 360), (854, 480), (480, 640))
 # Windows whose person is in the frame for less than this share of frames are not kept (walks out of shot).
 MIN_VISIBLE = 0.6
+# A window is kept only when its last SETTLED_FRAMES frames share the last frame's label. A window that
+# ends a few frames into a new action cannot be told apart from the one before it, and labelling it the
+# new action only teaches the model noise; half a window of the action is enough to recognise it, so the
+# model (and its labels over time) trails a change of action by about half a window.
+SETTLED_FRAMES = WINDOW // 2
 _HIPS = [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]
 _ANKLES = [JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]]
 
@@ -129,14 +134,16 @@ def cut_windows(
 ) -> WindowSet:
     """Windows every ~`stride` frames (random start) whose person is visible in most frames.
 
-    Each window is labelled with its last frame's label: the classifier is causal, so a window that
-    straddles the start of an action already counts as that action once its last frame does.
+    Each window is labelled with its last frame's label (the classifier is causal) and kept only if its
+    last SETTLED_FRAMES frames carry that label too: a window just past a change of action is ambiguous.
     """
     if len(keypoints) < WINDOW:
         return WindowSet()
     ends = np.arange(WINDOW - 1 + rng.integers(0, max(1, int(stride))), len(keypoints), stride).astype(int)
     visible_share = np.convolve(visible.astype(float), np.ones(WINDOW) / WINDOW, mode="valid")
     ends = ends[visible_share[ends - WINDOW + 1] >= MIN_VISIBLE]
+    changes = np.concatenate([[0], np.cumsum(labels[1:] != labels[:-1])])  # count of label changes so far
+    ends = ends[changes[ends] == changes[ends - SETTLED_FRAMES + 1]]
     windows = sliding_windows(keypoints)[ends - WINDOW + 1]
     return WindowSet(np.ascontiguousarray(windows), labels[ends].copy(), np.full(len(ends), source))
 
