@@ -512,9 +512,10 @@ def arm_circles(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarr
 
 
 def stretching(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
-    """Slow stretches: side bends with an arm overhead, toe touches, torso twists, reaching up."""
+    """Slow stretches: side bends with an arm overhead, toe touches, torso twists, reaching up, reaching up
+    then folding down to the feet, and windmills (a hand to the opposite foot, arms out)."""
     p = _neutral(rng, t)
-    kind = rng.choice(["side_bend", "toe_touch", "twist", "reach_up"])
+    kind = rng.choice(["side_bend", "toe_touch", "twist", "reach_up", "up_down", "windmill"])
     theta = _phase(rng, t, rng.uniform(0.15, 0.5), 0.05)
     wave = np.sin(theta)
     if kind == "side_bend":
@@ -533,6 +534,26 @@ def stretching(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarra
             _set_limb(
                 p, limb, elev=_deg(rng.uniform(70, 95)), plane=_deg(rng.uniform(0, 30)), reach=rng.uniform(0.5, 0.97)
             )
+    elif kind == "up_down":  # arms overhead, then fold forward with the hands towards the feet; legs still
+        fold = (1 - np.cos(theta)) / 2
+        lean = _deg(rng.uniform(60, 100)) * fold
+        p[:, P["lean_fwd"]] += lean
+        overhead, down = _deg(rng.uniform(140, 175)), _deg(rng.uniform(0, 20))
+        for limb in ("l_arm", "r_arm"):  # arm angles are taken from the vertical, not from the bent torso
+            _set_limb(p, limb, elev=overhead * (1 - fold) + down * fold, plane=_deg(rng.uniform(60, 95)), reach=0.97)
+    elif kind == "windmill":  # wide stance, arms out, twist and bend so one hand meets the opposite foot
+        side = np.sin(theta)
+        p[:, P["twist"]] = _deg(rng.uniform(30, 55)) * side
+        p[:, P["lean_fwd"]] += _deg(rng.uniform(50, 90)) * np.abs(side) ** 0.7
+        width = _deg(rng.uniform(12, 25))
+        for limb in ("l_leg", "r_leg"):
+            _set_limb(p, limb, elev=width, plane=_deg(rng.uniform(-10, 10)))
+        reach_down, reach_up = _deg(rng.uniform(65, 85)), _deg(rng.uniform(50, 75))
+        for limb, sign in (("l_arm", 1.0), ("r_arm", -1.0)):  # one hand down across the body, the other up
+            towards = np.clip(sign * side, 0, 1)
+            away = np.clip(-sign * side, 0, 1)
+            _set_limb(p, limb, elev=_deg(90) - reach_down * towards + reach_up * away,
+                      plane=_deg(rng.uniform(100, 125)) * towards, reach=0.97)
     else:
         up = (1 - np.cos(theta)) / 2
         for limb in ("l_arm", "r_arm"):
@@ -588,7 +609,7 @@ KINDS: tuple[MotionKind, ...] = (
     MotionKind("turning", CLASS_INDEX["OTHER"], turning, 0.5),
     MotionKind("squats", CLASS_INDEX["OTHER"], squats),
     MotionKind("arm_circles", CLASS_INDEX["OTHER"], arm_circles),
-    MotionKind("stretching", CLASS_INDEX["OTHER"], stretching),
+    MotionKind("stretching", CLASS_INDEX["OTHER"], stretching, 1.5),
     MotionKind("arm_raised", CLASS_INDEX["OTHER"], arm_raised),
     MotionKind("knee_raises", CLASS_INDEX["OTHER"], knee_raises, 0.5),
 )
