@@ -1,0 +1,110 @@
+"""LightningDataModule: simulated keypoint windows -> (features, label) batches.
+
+The data module keeps keypoints, not features, so augmentation happens where the pose estimator's
+output lives (a mirrored person is a mirrored keypoint set) and the model still sees exactly what
+`har_core.features` computes at inference time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from har_core.features import features_for_windows
+from har_core.skeleton import CLASSES, FLIP_PAIRS, NUM_JOINTS
+from models.synth.dataset import generate_windows
+
+
+def _flip_order() -> np.ndarray:
+    """Joint permutation that swaps every left joint with its right partner."""
+    order = np.arange(NUM_JOINTS)
+    for left, right in FLIP_PAIRS:
+        order[[left, right]] = right, left
+    return order
+
+
+_FLIP_ORDER = _flip_order()
+
+
+def mirror(windows: np.ndarray) -> np.ndarray:
+    """Mirror keypoint windows left <-> right: negate x and swap the left/right joints.
+
+    Every class keeps its label under a mirror (WAVING_1HAND counts either hand). Only the x sign
+    matters because the features centre each window on the person, so no image width is needed.
+    """
+    out = windows[..., _FLIP_ORDER, :]  # fancy indexing copies
+    out[..., 0] = -out[..., 0]
+    return out
+
+
+class KeypointWindows(Dataset):
+    """Keypoint windows (N, 32, 17, 3) with labels (N,); items are indices, batches are built by `collate`."""
+
+    def __init__(self, keypoints: np.ndarray, labels: np.ndarray, augment: bool) -> None:
+        self.keypoints = np.asarray(keypoints, dtype=np.float32)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+    def collate(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather a batch, mirror a random half when augmenting, and compute features for all at once.
+
+        Feature computation is vectorised over the batch, which is far cheaper than per item.
+        """
+        keypoints = self.keypoints[indices]
+        if self.augment:
+            flip = torch.rand(len(indices)).numpy() < 0.5
+            keypoints[flip] = mirror(keypoints[flip])
+        features = torch.from_numpy(features_for_windows(keypoints))
+        return features, torch.from_numpy(self.labels[indices])
+
+
+class ActionDataModule(L.LightningDataModule):
+    """Generates training and validation windows from `models.synth` with separate seeds.
+
+    Validation uses its own seed rather than a random split, so no window of a validation clip overlaps
+    a training window of the same clip.
+    """
+
+    def __init__(self, windows: int = 60_000, val_windows: int = 6_000, seed: int = 0, batch_size: int = 256,
+                 mocap: bool = True, workers: int = 1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.train_set: KeypointWindows | None = None
+        self.val_set: KeypointWindows | None = None
+        self.summary: dict = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        hp = self.hparams
+        train = generate_windows(hp.windows, seed=hp.seed, mocap=hp.mocap, workers=hp.workers)
+        val = generate_windows(hp.val_windows, seed=hp.seed + 1_000_003, mocap=hp.mocap, workers=hp.workers)
+        self.train_set = KeypointWindows(train.keypoints, train.labels, augment=True)
+        self.val_set = KeypointWindows(val.keypoints, val.labels, augment=False)
+        self.summary = {"train": summarise(train.labels, train.sources), "val": summarise(val.labels, val.sources)}
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.hparams.batch_size, shuffle=True,
+                          collate_fn=self.train_set.collate, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=1024, collate_fn=self.val_set.collate)
+
+
+def summarise(labels: np.ndarray, sources: np.ndarray) -> dict:
+    """Window counts per class and per source, for the checkpoint config and the model card."""
+    return {
+        "windows": len(labels),
+        "per_class": {CLASSES[k]: int(v) for k, v in sorted(Counter(labels.tolist()).items())},
+        "per_source": dict(sorted(Counter(map(str, sources)).items())),
+    }

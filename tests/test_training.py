@@ -1,0 +1,106 @@
+"""The LightningModule, the data module's augmentation, a tiny end-to-end training run and the evaluation card.
+
+Everything here runs on procedural motion only (no ../shared data), at toy size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from har_core.classifier import ActionClassifier
+from har_core.features import FEATURE_DIM, WINDOW, features_for_windows
+from har_core.skeleton import CLASSES, JOINT_INDEX
+from models import evaluate, train
+from models.data import mirror
+from models.lstm import ActionModule
+from models.synth.dataset import generate_windows
+
+TINY_SEED = 0
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One `python -m models.train --tiny` run (in-process), shared by the tests that read its checkpoint."""
+    out = tmp_path_factory.mktemp("tiny") / "checkpoint"
+    assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", str(TINY_SEED), "--out", str(out)]) == 0
+    return out
+
+
+def test_forward_shapes_and_hyperparameters() -> None:
+    module = ActionModule(hidden=16, layers=2)
+    features = torch.randn(5, WINDOW, FEATURE_DIM)
+    assert module(features).shape == (5, len(CLASSES))
+    assert module.net.hidden_states(features).shape == (5, WINDOW, 16)
+    assert module.hparams.hidden == 16 and module.hparams.layers == 2
+
+
+@pytest.mark.parametrize("project", [True, False])
+def test_hidden_state_is_causal(project: bool) -> None:
+    """Changing frames after t leaves every hidden state up to t unchanged, and changes later ones."""
+    torch.manual_seed(0)
+    net = ActionModule(hidden=24, layers=2, project=project).net.eval()
+    features = torch.randn(3, WINDOW, FEATURE_DIM)
+    changed = features.clone()
+    t = 20
+    changed[:, t + 1 :] = torch.randn(3, WINDOW - t - 1, FEATURE_DIM)
+    with torch.inference_mode():
+        before, after = net.hidden_states(features), net.hidden_states(changed)
+    torch.testing.assert_close(before[:, : t + 1], after[:, : t + 1])
+    assert not torch.allclose(before[:, t + 1 :], after[:, t + 1 :])
+
+
+def test_mirror_swaps_sides_and_keeps_features_consistent() -> None:
+    windows = generate_windows(14, seed=1, mocap=False).keypoints
+    mirrored = mirror(windows)
+    left, right = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]
+    np.testing.assert_array_equal(mirrored[..., left, 0], -windows[..., right, 0])
+    np.testing.assert_array_equal(mirrored[..., left, 1:], windows[..., right, 1:])
+    np.testing.assert_array_equal(mirror(mirrored), windows)
+    # Mirroring changes only the sign of each x feature after the joint swap: y and validity carry over.
+    feats, feats_m = features_for_windows(windows), features_for_windows(mirrored)
+    np.testing.assert_allclose(feats_m[..., left], -feats[..., right], atol=1e-5)
+    np.testing.assert_allclose(feats_m[..., 17 + left], feats[..., 17 + right], atol=1e-5)
+
+
+def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
+    config = json.loads((tiny_run / "config.json").read_text())
+    assert config["training"]["seed"] == TINY_SEED
+    assert config["training_data"]["train"]["windows"] == 400
+    with (tiny_run / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["epoch"] for row in rows] == ["0"] and set(rows[0]) == {"epoch", "train_loss", "val_loss", "val_acc"}
+    clf = ActionClassifier.load(tiny_run)
+    assert clf.model_id == config["model_id"]
+    data = generate_windows(400, seed=TINY_SEED, mocap=False)  # the run's own training windows
+    probs = clf.predict(features_for_windows(data.keypoints))
+    nll = -np.log(probs[np.arange(len(probs)), data.labels]).mean()
+    accuracy = (probs.argmax(axis=1) == data.labels).mean()
+    assert nll < math.log(len(CLASSES)) - 0.05, nll
+    assert accuracy > 1.5 / len(CLASSES), accuracy
+
+
+def test_evaluate_writes_the_card(tiny_run: Path, tmp_path: Path) -> None:
+    argv = ["--checkpoint", str(tiny_run), "--out", str(tmp_path), "--sim-windows", "140", "--no-mocap",
+            "--render-clips", "0", "--no-real-dev", "--workers", "1", "--compare", str(tiny_run)]
+    assert evaluate.main(argv) == 0
+    card = (tmp_path / "model_card.md").read_text()
+    for heading in ("## Model", "## Data sources and licences", "## Summary", "## Per-class precision and recall",
+                    "## Confusion matrices", "## Rendered video through the full pipeline", "## Real development clips"):
+        assert heading in card
+    assert "mocap.cs.cmu.edu" in card and "CG-2007-2" in card and "Apache-2.0" in card
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["model_id"] == json.loads((tiny_run / "config.json").read_text())["model_id"]
+    simulated = metrics["results"]["simulated"]
+    assert simulated["n"] == 140 and np.asarray(simulated["confusion"]).sum() == 140
+    assert set(metrics["not_run"]) == {"held-out motion capture", "rendered video clips", "real development clips"}
+    # Compared with itself, the comparison must reproduce the main figure exactly.
+    assert "## Compared with the original design" in card
+    assert metrics["comparison"]["compared"]["simulated"] == simulated["accuracy"]
+    assert (tmp_path / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
