@@ -175,9 +175,9 @@ def compare_checkpoints(shipped: ActionClassifier, other: ActionClassifier, sim:
 
 
 def _comparison_table(comparison: dict) -> list[str]:
-    lines = ["## Compared with the original design", "",
-             ("The same held-out windows, scored by the shipped network and by a checkpoint trained with the same "
-             "command and data but the original app's network shape (the `compared` row)."), "",
+    lines = ["## Network size", "",
+             ("The same held-out windows, scored by the shipped network and by another checkpoint trained with the "
+              "same data and seed but a different network shape (`--compare`)."), "",
              "| checkpoint | network | parameters | simulated windows | real mocap windows | windows/s |",
              "|---|---|---|---|---|---|"]
     for role, row in comparison.items():
@@ -322,7 +322,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--real-dev", type=Path, default=REAL_DEV_DIR, help="real development clips, if present")
     parser.add_argument("--no-real-dev", action="store_true", help="skip the real development clips")
     parser.add_argument("--compare", type=Path, default=None,
-                        help="another checkpoint (e.g. the original 1x50 design) to score on the same windows")
+                        help="another checkpoint (another network shape) to score on the same windows")
     parser.add_argument("--seed", type=int, default=EVAL_SEED)
     parser.add_argument("--workers", type=int, default=2, help="processes generating simulated windows")
     return parser.parse_args(argv)

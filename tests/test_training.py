@@ -101,6 +101,6 @@ def test_evaluate_writes_the_card(tiny_run: Path, tmp_path: Path) -> None:
     assert simulated["n"] == 140 and np.asarray(simulated["confusion"]).sum() == 140
     assert set(metrics["not_run"]) == {"held-out motion capture", "rendered video clips", "real development clips"}
     # Compared with itself, the comparison must reproduce the main figure exactly.
-    assert "## Compared with the original design" in card
+    assert "## Network size" in card
     assert metrics["comparison"]["compared"]["simulated"] == simulated["accuracy"]
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
