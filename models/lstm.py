@@ -18,10 +18,10 @@ class ActionModule(L.LightningModule):
 
     def __init__(
         self,
-        hidden: int = 64,
-        layers: int = 2,
-        dropout: float = 0.1,
-        project: bool = True,
+        hidden: int = 50,
+        layers: int = 1,
+        dropout: float = 0.0,
+        project: bool = False,
         lr: float = 3e-3,
         weight_decay: float = 1e-2,
         label_smoothing: float = 0.05,
