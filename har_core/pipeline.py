@@ -51,6 +51,7 @@ from har_core.outputs import (
     write_summary,
 )
 from har_core.pose import PoseBackend, create_pose_backend
+from har_core.pose_stride import MAX_POSE_EVERY, StridedFrame, auto_pose_every, fill_between, strided
 from har_core.poses import Poses
 from har_core.render import FrameAnnotations, annotate_frame, default_annotators
 from har_core.skeleton import NUM_CLASSES
@@ -84,6 +85,7 @@ class AnalysisSettings:
 
     backend: str = "movenet"  # movenet | detectron2
     input_size: int = 256  # MoveNet input, multiple of 32
+    pose_every: int | None = None  # poses on every Nth frame, the rest interpolated; None: auto (~15 a second)
     device: str = "auto"  # auto | cpu | cuda
     people: str = "all"  # all | primary
     threshold: float = 0.5  # top probability below this -> UNCERTAIN
@@ -267,6 +269,8 @@ def _check_settings(settings: AnalysisSettings) -> None:
         raise HarError(f"The uncertainty threshold must be between 0 and 1, not {settings.threshold}.")
     if settings.smoothing < 0:
         raise HarError(f"Smoothing must be 0 or more frames, not {settings.smoothing}.")
+    if settings.pose_every is not None and not 1 <= settings.pose_every <= MAX_POSE_EVERY:
+        raise HarError(f"pose_every must be between 1 and {MAX_POSE_EVERY}, not {settings.pose_every}.")
     if settings.max_side < 64:
         raise HarError(f"max_side must be at least 64 pixels, not {settings.max_side}.")
 
@@ -327,6 +331,11 @@ def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
     return settings.max_side
 
 
+def pose_every(settings: AnalysisSettings, info: VideoInfo) -> int:
+    """The pose stride a run uses: the chosen one, or the automatic one for the video's frame rate."""
+    return settings.pose_every if settings.pose_every is not None else auto_pose_every(float(info.fps or 0.0))
+
+
 def _fitted(width: int, height: int, side: int) -> tuple[int, int]:
     """The size `iter_frames(max_side=side)` gives a width x height video: the longer side at most `side`."""
     if max(width, height) <= side:
@@ -344,8 +353,8 @@ def _rescaled(poses: Poses, sx: float, sy: float) -> Poses:
     return Poses(keypoints, boxes, poses.scores, poses.track_ids)
 
 
-def _parallel_poses(batches: Iterator[list[Frame]], backends: list[PoseBackend],
-                    timer: _Timer) -> Iterator[tuple[list[Frame], list[Poses]]]:
+def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBackend],
+                    timer: _Timer) -> Iterator[tuple[list[StridedFrame], list[Poses]]]:
     """Estimate poses on successive batches, one thread per backend; yield (batch, poses) in input order.
 
     A backend serves one batch at a time (LiteRT interpreters are not thread safe). One batch more than
@@ -355,16 +364,16 @@ def _parallel_poses(batches: Iterator[list[Frame]], backends: list[PoseBackend],
     for backend in backends:
         idle.put(backend)
 
-    def estimate(batch: list[Frame]) -> list[Poses]:
+    def estimate(batch: list[StridedFrame]) -> list[Poses]:
         backend = idle.get()
         started = time.perf_counter()
         try:
-            return backend([frame.image for frame in batch])
+            return backend([item.frame.image for item in batch])
         finally:
             timer.add("pose", started)
             idle.put(backend)
 
-    pending: deque[tuple[list[Frame], Future[list[Poses]]]] = deque()
+    pending: deque[tuple[list[StridedFrame], Future[list[Poses]]]] = deque()
     with ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="pose") as pool:
         try:
             for batch in batches:
@@ -386,16 +395,27 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
     log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
     size = _fitted(info.width, info.height, settings.max_side)
     decoded = _timed(_limited(iter_frames(video, _pose_side(backends[0], settings)), settings), timer)
+    previous: tuple[int, Poses] | None = None
     with contextlib.closing(_in_thread(decoded, "decode")) as frames:
-        batches = iter(lambda: list(itertools.islice(frames, POSE_BATCH)), [])
+        to_estimate = strided(frames, pose_every(settings, info))
+        batches = iter(lambda: list(itertools.islice(to_estimate, POSE_BATCH)), [])
         with contextlib.closing(_parallel_poses(batches, backends, timer)) as estimated:
             for batch, poses in estimated:
                 started = time.perf_counter()
-                height, width = batch[0].image.shape[:2]
+                height, width = batch[0].frame.image.shape[:2]
                 sx, sy = size[0] / width, size[1] / height
-                for frame, found in zip(batch, poses, strict=True):
-                    log.append(tracker.update(_rescaled(found, sx, sy), frame.index, frame.time_s))
-                    times.append(frame.time_s)
+                for item, found in zip(batch, poses, strict=True):
+                    tracked = tracker.update(_rescaled(found, sx, sy), item.frame.index, item.frame.time_s)
+                    if item.skipped:
+                        # strided() yields the first frame with nothing skipped, so `previous` is set here
+                        assert previous is not None
+                        before_index, before = previous
+                        for filled in fill_between(before, tracked, before_index, item.frame.index, item.skipped):
+                            log.append(filled)
+                        times.extend(frame.time_s for frame in item.skipped)
+                    log.append(tracked)
+                    times.append(item.frame.time_s)
+                    previous = (item.frame.index, tracked)
                 timer.add("tracking", started)
                 report("pose", len(times), max(info.frame_count, len(times)))
     return _PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker)
@@ -568,7 +588,7 @@ def analyze(
         write_summary(staging / SUMMARY_FILE, {
             "video": {**info.to_dict(), "path": video.name, "frames_decoded": len(times),
                       "analysed_width": pass1.frame_size[0], "analysed_height": pass1.frame_size[1]},
-            "pose": asdict(backends[0].info),
+            "pose": {**asdict(backends[0].info), "every": pose_every(settings, info)},
             "model_id": classifier.model_id,
             "model": {"model_id": classifier.model_id, "device": str(classifier.device),
                       "classes": list(classifier.classes)},

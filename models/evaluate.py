@@ -124,10 +124,10 @@ def clip_vote(frame_labels: np.ndarray) -> tuple[str, float, dict[str, int]]:
     return winner, count / sum(votes.values()), dict(votes)
 
 
-def analyze_clip(video: Path, label: str, work: Path) -> ClipResult:
+def analyze_clip(video: Path, label: str, work: Path, settings: AnalysisSettings = PIPELINE_SETTINGS) -> ClipResult:
     """Run the whole pipeline on one video and vote over its primary person's frame labels."""
     out = work / f"run-{video.stem}"
-    result = analyze(video, out, PIPELINE_SETTINGS)
+    result = analyze(video, out, settings)
     timeline = next(t for t in result.timelines if t.person_id == result.primary_id)
     predicted, share, votes = clip_vote(timeline.labels)
     return ClipResult(video.name, label, predicted, share, result.frames, votes)
@@ -259,8 +259,9 @@ cameras with simulated pose-estimator errors); accuracy on simulated data overst
 
 RENDERED_INTRO = """\
 Procedurally animated figures rendered as video (`models.synth.scenes.render_eval_clips`), run through
-`har_core.pipeline.analyze` (MoveNet, tracking, features, classifier, smoothing). Clip label = majority vote
-over the primary person's frame labels (uncertainty threshold off).
+`har_core.pipeline.analyze` with its default settings (MoveNet on every second frame of these 30 fps clips,
+tracking, features, classifier, smoothing). Clip label = majority vote over the primary person's frame labels
+(uncertainty threshold off).
 """
 
 REAL_DEV_INTRO = """\

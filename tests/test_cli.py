@@ -30,15 +30,15 @@ def test_success_writes_outputs_with_progress_and_options(tmp_path: Path, capsys
     render_clip(video, seconds=40 / 30)
     out = tmp_path / "out"
     code = main(["analyze", str(video), "--out", str(out), "--people", "primary", "--threshold", "0.7",
-                 "--smoothing", "0", "--input-size", "192"])
+                 "--smoothing", "0", "--input-size", "192", "--pose-every", "3"])
     captured = capsys.readouterr()
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
     assert "frames/s" in captured.err and "pose + tracking" in captured.err and "render + encode" in captured.err
     assert captured.out.startswith(f"wrote {out}")
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["settings"] | {"people": "primary", "threshold": 0.7, "smoothing": 0, "input_size": 192} \
-        == summary["settings"]
+    chosen = {"people": "primary", "threshold": 0.7, "smoothing": 0, "input_size": 192, "pose_every": 3}
+    assert summary["settings"] | chosen == summary["settings"]
     assert summary["pose"]["input_size"] == 192
 
 
@@ -80,11 +80,15 @@ def test_existing_out_dir_is_left_as_it_was_on_error(tmp_path: Path, capsys: pyt
     assert out.is_dir() and not list(out.iterdir())
 
 
-def test_invalid_option_is_refused_by_the_parser(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(("option", "value", "message"), [("--threshold", "1.5", "between 0 and 1"),
+                                                        ("--pose-every", "9", "auto or 1 to 4"),
+                                                        ("--pose-every", "fast", "invalid")])
+def test_invalid_option_is_refused_by_the_parser(option: str, value: str, message: str, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        main(["analyze", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "o"), "--threshold", "1.5"])
+        main(["analyze", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "o"), option, value])
     assert exit_info.value.code == 2
-    assert "between 0 and 1" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_module_entry_point_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture,

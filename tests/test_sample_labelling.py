@@ -21,10 +21,12 @@ from har_core.skeleton import CLASSES
 DATA = Path(__file__).resolve().parent.parent / "har_core" / "data"
 
 
-@pytest.fixture(scope="module")
-def sample_labels(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, dict]:
+@pytest.fixture(scope="module", params=[None, 1], ids=["default-stride", "pose-every-frame"])
+def sample_labels(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray, dict]:
+    """The default analysis (poses on every 2nd frame of this 30 fps clip) and the one that estimates every frame."""
     record = json.loads((DATA / "sample_labels.json").read_text())
-    result = analyze(DATA / "sample.mp4", tmp_path_factory.mktemp("sample") / "out", AnalysisSettings())
+    settings = AnalysisSettings(pose_every=request.param)
+    result = analyze(DATA / "sample.mp4", tmp_path_factory.mktemp("sample") / "out", settings)
     assert len(result.people) == 1 and result.frames == record["frames"]
     timeline = next(t for t in result.timelines if t.person_id == result.primary_id)
     return np.asarray(timeline.labels), record

@@ -16,11 +16,13 @@ from dashboard.components.results import show_results
 from har_core.errors import HarError
 from har_core.pipeline import AnalysisSettings
 from har_core.pose import BACKENDS
+from har_core.pose_stride import MAX_POSE_EVERY
 from har_core.store import VIDEO_SUFFIXES, RunStatus
 
 SAMPLE = Path(__file__).resolve().parents[2] / "har_core" / "data" / "sample.mp4"
 UPLOAD, SAMPLE_CHOICE = "Upload a video", "Bundled sample clip"
 INPUT_SIZES = [192, 256, 320, 384, 448, 512]
+POSE_STRIDES = [None, *range(1, MAX_POSE_EVERY + 1)]  # None: automatic
 BACKEND_NAMES = {"movenet": "MoveNet MultiPose (fast, CPU)", "detectron2": "Detectron2 Keypoint R-CNN (GPU)"}
 DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 PEOPLE = {"all": "Everyone in the video", "primary": "Only the main person"}
@@ -35,14 +37,20 @@ def _options() -> AnalysisSettings:
                                  key="opt_backend")
         size = left.select_slider("Pose model input size (px)", INPUT_SIZES, value=defaults.input_size,
                                   key="opt_size", help="Larger finds smaller people but is slower.")
+        pose_every = left.select_slider("Estimate poses on every Nth frame", POSE_STRIDES, value=defaults.pose_every,
+                                        format_func=lambda every: "auto" if every is None else str(every),
+                                        key="opt_pose_every",
+                                        help="Auto estimates poses about 15 times a second (every 2nd frame at 30 "
+                                        "fps) and interpolates the frames between; 1 estimates every frame, "
+                                        "about 1.7x slower.")
         device = left.selectbox("Device", list(DEVICES), format_func=DEVICES.get, key="opt_device")
         people = right.radio("People", list(PEOPLE), format_func=PEOPLE.get, key="opt_people", horizontal=True)
         threshold = right.slider("Uncertainty threshold", 0.0, 1.0, defaults.threshold, 0.05, key="opt_threshold",
                                  help="Frames whose most likely action is below this probability are UNCERTAIN.")
         smoothing = right.slider("Smoothing (frames)", 0, 15, defaults.smoothing, key="opt_smoothing",
                                  help="Centred moving average of the probabilities; 0 or 1 turns it off.")
-    return AnalysisSettings(backend=backend, input_size=size, device=device, people=people, threshold=threshold,
-                            smoothing=smoothing)
+    return AnalysisSettings(backend=backend, input_size=size, pose_every=pose_every, device=device, people=people,
+                            threshold=threshold, smoothing=smoothing)
 
 
 def _start(source: bytes | Path, name: str, settings: AnalysisSettings) -> None:

@@ -18,7 +18,9 @@ STATUS_BADGE = {RunStatus.DONE: ("Done", "green"), RunStatus.FAILED: ("Failed", 
 
 def settings_line(settings: dict) -> str:
     """The settings that change results, in a few words."""
-    return (f"{settings.get('backend', '?')} @ {settings.get('input_size', '?')} px · people: "
+    every = settings.get("pose_every")
+    stride = {None: "", 1: " · poses on every frame"}.get(every, f" · poses every {every} frames")
+    return (f"{settings.get('backend', '?')} @ {settings.get('input_size', '?')} px{stride} · people: "
             f"{settings.get('people', '?')} · threshold {settings.get('threshold', '?')} · "
             f"smoothing {settings.get('smoothing', '?')}")
 
