@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from har_core.action_net import ARCHITECTURE, FEATURE_VERSION, ActionLSTM, NetConfig
 from har_core.errors import ModelError
-from har_core.features import FEATURE_DIM, WINDOW
+from har_core.features import FEATURE_DIM, WINDOW, mirrored_features
 from har_core.skeleton import CLASSES
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "checkpoint"
@@ -107,12 +107,18 @@ class ActionClassifier:
         return cls(net=net, model_id=config["model_id"], classes=tuple(config["classes"]), device=target,
                    config=config)
 
-    def predict(self, features: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Class probabilities for feature windows.
+    def predict(self, features: np.ndarray, batch_size: int = 1024, mirror: bool = True) -> np.ndarray:
+        """Class probabilities for feature windows, averaged with those of their mirror image by default.
+
+        Every class is its own mirror image (a one-hand wave with the left hand is still WAVING_1HAND), so
+        the two views should agree; where they do not, the network is unsure, and averaging them made
+        it right more often on every held-out set (model card, "Mirror averaging") at half the speed of a
+        single pass, which is still far above what the pipeline needs.
 
         Args:
             features: (N, 32, 51) from `har_core.features`.
             batch_size: windows per forward pass; large batches amortise per-call overhead.
+            mirror: average with the mirrored windows (False: the network's single view).
         Returns:
             (N, 7) float32 probabilities in `classes` order; rows sum to 1.
         """
@@ -120,6 +126,13 @@ class ActionClassifier:
         expected = (WINDOW, FEATURE_DIM)
         if features.ndim != 3 or features.shape[1:] != expected:
             raise ValueError(f"features must have shape (N, {WINDOW}, {FEATURE_DIM}), got {features.shape}")
+        probs = self._forward(features, batch_size)
+        if mirror:
+            probs = (probs + self._forward(mirrored_features(features), batch_size)) / 2
+        return probs
+
+    def _forward(self, features: np.ndarray, batch_size: int) -> np.ndarray:
+        """Softmax outputs of the network for (N, 32, 51) float32 features, in batches."""
         out = np.empty((len(features), len(self.classes)), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(features), batch_size):

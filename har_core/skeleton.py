@@ -30,6 +30,9 @@ JOINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(JOINT_NAMES)}
 
 # Swapping these pairs mirrors a skeleton left <-> right.
 FLIP_PAIRS: tuple[tuple[int, int], ...] = ((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+# The joint order of the mirror image: MIRROR_ORDER[j] is the joint whose data joint j takes.
+_PARTNER: dict[int, int] = {**dict(FLIP_PAIRS), **{right: left for left, right in FLIP_PAIRS}}
+MIRROR_ORDER: tuple[int, ...] = tuple(_PARTNER.get(joint, joint) for joint in range(NUM_JOINTS))
 
 BONES: tuple[tuple[int, int], ...] = (
     (0, 1), (0, 2), (1, 3), (2, 4),

@@ -15,19 +15,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from har_core.features import features_for_windows
-from har_core.skeleton import CLASSES, FLIP_PAIRS, NUM_JOINTS
+from har_core.skeleton import CLASSES, MIRROR_ORDER
 from models.synth.dataset import generate_windows
 
-
-def _flip_order() -> np.ndarray:
-    """Joint permutation that swaps every left joint with its right partner."""
-    order = np.arange(NUM_JOINTS)
-    for left, right in FLIP_PAIRS:
-        order[[left, right]] = right, left
-    return order
-
-
-_FLIP_ORDER = _flip_order()
+_FLIP_ORDER = np.array(MIRROR_ORDER)
 
 
 def mirror(windows: np.ndarray) -> np.ndarray:

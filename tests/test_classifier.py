@@ -21,7 +21,7 @@ from har_core.classifier import (
     weights_id,
 )
 from har_core.errors import ModelError
-from har_core.features import FEATURE_DIM, WINDOW
+from har_core.features import FEATURE_DIM, WINDOW, mirrored_features
 from har_core.skeleton import CLASSES
 
 
@@ -61,6 +61,16 @@ def test_batch_predictions_equal_one_by_one(checkpoint: Path, features: np.ndarr
     batched = clf.predict(features, batch_size=16)
     single = np.concatenate([clf.predict(features[i : i + 1], batch_size=1) for i in range(len(features))])
     np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_predictions_average_each_window_with_its_mirror_image(checkpoint: Path, features: np.ndarray) -> None:
+    clf = ActionClassifier.load(checkpoint)
+    single = clf.predict(features, mirror=False)
+    mirrored = clf.predict(mirrored_features(features), mirror=False)
+    assert np.abs(single - mirrored).max() > 1e-3  # the network alone is not symmetric
+    np.testing.assert_allclose(clf.predict(features), (single + mirrored) / 2, atol=1e-6)
+    # So a person and their mirror image get the same answer.
+    np.testing.assert_allclose(clf.predict(mirrored_features(features)), clf.predict(features), atol=1e-6)
 
 
 def test_empty_input_and_wrong_shape(checkpoint: Path) -> None:

@@ -11,10 +11,11 @@ from har_core.features import (
     WINDOW,
     features_for_windows,
     fill_short_gaps,
+    mirrored_features,
     sliding_windows,
     track_features,
 )
-from har_core.skeleton import JOINT_INDEX, NUM_JOINTS
+from har_core.skeleton import FLIP_PAIRS, JOINT_INDEX, NUM_JOINTS
 
 X, Y, VALID = slice(0, NUM_JOINTS), slice(NUM_JOINTS, 2 * NUM_JOINTS), slice(2 * NUM_JOINTS, 3 * NUM_JOINTS)
 
@@ -68,6 +69,23 @@ def test_scale_invariant(track: np.ndarray) -> None:
     scaled = track.copy()
     scaled[..., :2] *= 2.7
     np.testing.assert_allclose(track_features(scaled), track_features(track), atol=1e-4)
+
+
+def test_mirrored_features_are_the_features_of_the_mirrored_person(track: np.ndarray) -> None:
+    windows = sliding_windows(track)[::7].copy()
+    windows[1, :, JOINT_INDEX["left_hip"], 2] = 0.0  # an unseen hip: the centre falls back to the shoulders
+    windows[2, :, :, 2] = 0.1  # nobody seen: all-zero features
+    mirror = np.arange(NUM_JOINTS)
+    for left, right in FLIP_PAIRS:
+        mirror[left], mirror[right] = right, left
+    seen_in_mirror = windows[:, :, mirror].copy()
+    seen_in_mirror[..., 0] = 640.0 - seen_in_mirror[..., 0]
+    features = features_for_windows(windows)
+    np.testing.assert_allclose(mirrored_features(features), features_for_windows(seen_in_mirror), atol=1e-4)
+    np.testing.assert_array_equal(mirrored_features(mirrored_features(features)), features)
+    # The waving right wrist becomes a waving left wrist.
+    wrists = mirrored_features(features)[0, :, [JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]]]
+    np.testing.assert_array_equal(wrists, -features[0, :, [JOINT_INDEX["right_wrist"], JOINT_INDEX["left_wrist"]]])
 
 
 def test_body_bounce_survives_per_window_centring(track: np.ndarray) -> None:

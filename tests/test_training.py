@@ -103,4 +103,8 @@ def test_evaluate_writes_the_card(tiny_run: Path, tmp_path: Path) -> None:
     # Compared with itself, the comparison must reproduce the main figure exactly.
     assert "## Network size" in card
     assert metrics["comparison"]["compared"]["simulated"] == simulated["accuracy"]
+    # The mirror section reports the single view and the mirror-averaged figure the summary uses.
+    assert "## Mirror averaging" in card and set(metrics["mirror"]) == {"simulated"}
+    assert metrics["mirror"]["simulated"]["mirrored"] == simulated["accuracy"]
+    assert 0.0 <= metrics["mirror"]["simulated"]["single"] <= 1.0
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
