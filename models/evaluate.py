@@ -115,14 +115,14 @@ def evaluate_windows(classifier: ActionClassifier, windows: WindowSet, name: str
     return LabelledResult(name, "windows", windows.labels, probs.argmax(axis=1))
 
 
-def mirror_effect(classifier: ActionClassifier, sets: dict[str, WindowSet]) -> dict:
-    """Accuracy (and balanced accuracy) of each window set with the network's single view and mirror-averaged."""
+def mirror_effect(classifier: ActionClassifier, sets: dict[str, WindowSet], averaged: dict[str, LabelledResult]) -> dict:
+    """Accuracy (and balanced accuracy) of each window set with the network's single view, beside the
+    mirror-averaged result already computed for it (`averaged`, keyed like `sets`)."""
     effect = {}
     for key, windows in sets.items():
         single = evaluate_windows(classifier, windows, key, mirror=False)
-        averaged = evaluate_windows(classifier, windows, key)
         effect[key] = {"single": single.accuracy, "single_balanced": single.balanced_accuracy,
-                       "mirrored": averaged.accuracy, "mirrored_balanced": averaged.balanced_accuracy}
+                       "mirrored": averaged[key].accuracy, "mirrored_balanced": averaged[key].balanced_accuracy}
     return effect
 
 
@@ -147,13 +147,17 @@ def clip_vote(frame_labels: np.ndarray) -> tuple[str, float, dict[str, int]]:
     return winner, count / sum(votes.values()), dict(votes)
 
 
-def analyze_clip(video: Path, label: str, work: Path, settings: AnalysisSettings = PIPELINE_SETTINGS) -> ClipResult:
-    """Run the whole pipeline on one video and vote over its primary person's frame labels."""
-    out = work / f"run-{video.stem}"
+def primary_labels(video: Path, out: Path, settings: AnalysisSettings = PIPELINE_SETTINGS) -> np.ndarray:
+    """Run the whole pipeline on one video into `out`; the primary person's label at every frame."""
     result = analyze(video, out, settings)
-    timeline = next(t for t in result.timelines if t.person_id == result.primary_id)
-    predicted, share, votes = clip_vote(timeline.labels)
-    return ClipResult(video.name, label, predicted, share, result.frames, votes)
+    return np.asarray(next(t for t in result.timelines if t.person_id == result.primary_id).labels)
+
+
+def analyze_clip(video: Path, label: str, work: Path) -> ClipResult:
+    """Run the whole pipeline on one video and vote over its primary person's frame labels."""
+    labels = primary_labels(video, work / f"run-{video.stem}")
+    predicted, share, votes = clip_vote(labels)
+    return ClipResult(video.name, label, predicted, share, len(labels), votes)
 
 
 def clips_result(clips: list[ClipResult], name: str) -> LabelledResult:
@@ -366,7 +370,8 @@ def evaluate(args: argparse.Namespace) -> dict:
     else:
         mocap = mocap_validation_windows(seed=args.seed, mocap_dir=args.mocap_dir)
         results["mocap"] = evaluate_windows(classifier, mocap, "held-out real motion capture windows")
-    mirror = mirror_effect(classifier, {"simulated": sim, **({"mocap": mocap} if "mocap" in results else {})})
+    mirror = mirror_effect(classifier, {"simulated": sim, **({"mocap": mocap} if "mocap" in results else {})},
+                           results)
     if args.compare is not None:
         comparison = compare_checkpoints(classifier, ActionClassifier.load(args.compare), sim,
                                          mocap if "mocap" in results else None)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from har_core.skeleton import FLIP_PAIRS, NUM_CLASSES, NUM_JOINTS
+from har_core.skeleton import MIRROR_ORDER, NUM_CLASSES, NUM_JOINTS
 
 
 @dataclass
@@ -84,10 +84,8 @@ class Motion:
 
     def mirrored(self) -> Motion:
         """Left-right mirror image (x negated, left and right joints swapped): a left-handed performer."""
-        joints = self.joints.copy()
+        joints = self.joints[:, MIRROR_ORDER]  # fancy indexing copies
         joints[..., 0] *= -1
-        for left, right in FLIP_PAIRS:
-            joints[:, [left, right]] = joints[:, [right, left]]
         return Motion(joints, self.fps, self.labels.copy(), self.source)
 
 
