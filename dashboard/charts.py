@@ -280,19 +280,28 @@ def time_per_action_figure(table: pd.DataFrame) -> go.Figure:
 
 
 def training_curves(metrics: pd.DataFrame) -> go.Figure:
-    """Loss and accuracy-like columns of a training log (metrics.csv) against epoch (or step)."""
+    """Loss and accuracy-like columns of a training log (metrics.csv) against epoch (or step).
+
+    An ensemble's log has a `member` column: each member gets its own line per metric (same colour,
+    its own dash), so the members' runs can be compared.
+    """
     x_name = "epoch" if "epoch" in metrics.columns else "step" if "step" in metrics.columns else None
-    x_values = metrics[x_name] if x_name else pd.Series(np.arange(len(metrics)))
-    numeric = [c for c in metrics.columns if c not in ("epoch", "step") and pd.api.types.is_numeric_dtype(metrics[c])]
+    skip = {"epoch", "step", "member"}
+    numeric = [c for c in metrics.columns if c not in skip and pd.api.types.is_numeric_dtype(metrics[c])]
     losses = [c for c in numeric if "loss" in c]
     scores = [c for c in numeric if c not in losses]
+    members = sorted(metrics["member"].unique()) if "member" in metrics.columns else [None]
     fig = make_subplots(rows=1, cols=2, subplot_titles=["loss", "accuracy and other metrics"], horizontal_spacing=0.08)
-    for col, columns in ((1, losses), (2, scores)):
-        for index, name in enumerate(columns):
-            mask = metrics[name].notna()
-            fig.add_trace(go.Scatter(
-                x=x_values[mask], y=metrics[name][mask], mode="lines+markers", name=name, marker={"size": 4},
-                line={"color": JOINT_COLORS[(index + 3 * (col - 1)) % len(JOINT_COLORS)], "width": 2},
-            ), row=1, col=col)
+    for number, member in enumerate(members):
+        rows = metrics if member is None else metrics[metrics["member"] == member]
+        x_values = rows[x_name] if x_name else pd.Series(np.arange(len(rows)), index=rows.index)
+        suffix = "" if len(members) == 1 else f" · member {member}"
+        for col, columns in ((1, losses), (2, scores)):
+            for index, name in enumerate(columns):
+                mask = rows[name].notna()
+                line = {"color": JOINT_COLORS[(index + 3 * (col - 1)) % len(JOINT_COLORS)], "width": 2,
+                        "dash": ("solid", "dash", "dot", "dashdot")[number % 4]}
+                fig.add_trace(go.Scatter(x=x_values[mask], y=rows[name][mask], mode="lines+markers",
+                                         name=f"{name}{suffix}", marker={"size": 4}, line=line), row=1, col=col)
     fig.update_xaxes(title_text=x_name or "row")
     return _style(fig, height=360)

@@ -6,6 +6,7 @@ checkpoint's config. Both therefore agree on the architecture by construction.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -82,3 +83,35 @@ class ActionLSTM(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """(N, T, input_dim) features -> (N, num_classes) logits from the last frame's state."""
         return self.head(self.hidden_states(features)[:, -1])
+
+
+class ActionEnsemble(nn.Module):
+    """Several `ActionLSTM`s of one shape, each trained from its own seed, whose probabilities are averaged.
+
+    Networks this small land a point or two apart from one seed to the next on every held-out set, and
+    where one is wrong the others often are not, so the average is more accurate than any one of them
+    (docs/model.md, "Ensemble"). `forward` returns the log of the mean probability, so a softmax of it is
+    exactly the averaged probabilities and callers treat the ensemble like a single network.
+    """
+
+    def __init__(self, config: NetConfig, members: int) -> None:
+        super().__init__()
+        if members < 2:
+            raise ValueError(f"an ensemble needs at least two members, got {members}")
+        self.config = config
+        self.members = nn.ModuleList(ActionLSTM(config) for _ in range(members))
+
+    @classmethod
+    def of(cls, nets: list[ActionLSTM]) -> ActionEnsemble:
+        """An ensemble holding (copies of the weights of) trained networks that share one config."""
+        if len({net.config for net in nets}) != 1:
+            raise ValueError("ensemble members must share one network config")
+        ensemble = cls(nets[0].config, len(nets))
+        for member, net in zip(ensemble.members, nets, strict=True):
+            member.load_state_dict(net.state_dict())
+        return ensemble
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, T, input_dim) features -> (N, num_classes) log of the members' mean class probabilities."""
+        log_probs = torch.stack([torch.log_softmax(member(features), dim=-1) for member in self.members])
+        return torch.logsumexp(log_probs, dim=0) - math.log(len(self.members))

@@ -3,7 +3,8 @@
 A checkpoint is a folder with `model.safetensors` (tensors only, so loading can never execute code,
 unlike a pickle) and `config.json` (architecture, classes, feature version, provenance). The config's
 `model_id` is a hash of the weights file, so a tampered or swapped file is refused rather than run.
-Writing lives here too, so the one format is defined in one place.
+An ensemble checkpoint holds several networks of one shape (config `members`); it loads and predicts
+like a single one. Writing lives here too, so the one format is defined in one place.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from har_core.action_net import ARCHITECTURE, FEATURE_VERSION, ActionLSTM, NetConfig
+from har_core.action_net import ARCHITECTURE, FEATURE_VERSION, ActionEnsemble, ActionLSTM, NetConfig
 from har_core.errors import ModelError
 from har_core.features import FEATURE_DIM, WINDOW, mirrored_features
 from har_core.skeleton import CLASSES
@@ -34,11 +35,11 @@ def weights_id(weights_file: Path) -> str:
     return hashlib.sha256(weights_file.read_bytes()).hexdigest()[:_ID_CHARS]
 
 
-def save_checkpoint(net: ActionLSTM, out_dir: Path, metadata: dict) -> str:
+def save_checkpoint(net: ActionLSTM | ActionEnsemble, out_dir: Path, metadata: dict) -> str:
     """Write `net` as a checkpoint folder and return its model id.
 
     Args:
-        net: the trained network.
+        net: the trained network, or an ensemble of them.
         out_dir: folder to create or overwrite.
         metadata: provenance stored in config.json (training data summary, seed, date, metrics...).
     """
@@ -55,6 +56,7 @@ def save_checkpoint(net: ActionLSTM, out_dir: Path, metadata: dict) -> str:
         "feature_dim": FEATURE_DIM,
         "feature_version": FEATURE_VERSION,
         "net": net.config.to_dict(),
+        "members": len(net.members) if isinstance(net, ActionEnsemble) else 1,
         **metadata,
     }
     (out_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
@@ -66,14 +68,14 @@ class ActionClassifier:
     """A loaded checkpoint, ready to classify batches of feature windows.
 
     Attributes:
-        net: the network in eval mode on `device`.
+        net: the network (or ensemble) in eval mode on `device`.
         model_id: the checkpoint's content hash.
         classes: class names in output order.
         device: torch device the network runs on.
         config: the checkpoint's full config.json.
     """
 
-    net: ActionLSTM
+    net: ActionLSTM | ActionEnsemble
     model_id: str
     classes: tuple[str, ...]
     device: torch.device
@@ -96,7 +98,8 @@ class ActionClassifier:
         if weights_id(weights) != config["model_id"]:
             raise ModelError(f"Model checkpoint {folder} was modified: its weights do not match model id "
                              f"{config['model_id']}.")
-        net = ActionLSTM(_net_config(config, folder))
+        net_config, members = _net_config(config, folder), _members(config, folder)
+        net = ActionLSTM(net_config) if members == 1 else ActionEnsemble(net_config, members)
         try:
             tensors = load_file(str(weights))
         except (SafetensorError, OSError) as exc:
@@ -177,7 +180,15 @@ def _net_config(config: dict, folder: Path) -> NetConfig:
     return net_config
 
 
-def _load_tensors(net: ActionLSTM, tensors: dict[str, torch.Tensor], folder: Path) -> None:
+def _members(config: dict, folder: Path) -> int:
+    """How many networks the checkpoint holds (1 when the config predates ensembles)."""
+    members = config.get("members", 1)
+    if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= 16:
+        raise ModelError(f"Model checkpoint {folder} has members={members!r}; expected 1 to 16 networks.")
+    return members
+
+
+def _load_tensors(net: ActionLSTM | ActionEnsemble, tensors: dict[str, torch.Tensor], folder: Path) -> None:
     """Copy tensors into `net`, requiring exactly the expected names, shapes and dtypes."""
     state = net.state_dict()
     missing = sorted(set(state) - set(tensors))

@@ -194,6 +194,9 @@ def test_compare_difference_time_and_training_figures(frames: pd.DataFrame) -> N
                             "val_loss": [None, 1.2, None, 0.7], "val_acc": [None, 0.4, None, 0.8]})
     curves = charts.training_curves(metrics)
     assert {t.name: len(t.x) for t in curves.data} == {"train_loss": 2, "val_loss": 2, "val_acc": 2}
+    ensemble = pd.concat([metrics.assign(member=0), metrics.assign(member=1)], ignore_index=True)
+    names = {t.name: len(t.x) for t in charts.training_curves(ensemble).data}
+    assert names == {f"{m} · member {k}": 2 for m in ("train_loss", "val_loss", "val_acc") for k in (0, 1)}
 
 
 def test_read_frame_decodes_the_requested_frame(tmp_path: Path) -> None:

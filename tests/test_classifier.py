@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from har_core.action_net import ActionLSTM, NetConfig
+from har_core.action_net import ActionEnsemble, ActionLSTM, NetConfig
 from har_core.classifier import (
     CONFIG_FILE,
     DEFAULT_CHECKPOINT,
@@ -162,3 +162,33 @@ def test_shipped_checkpoint_loads() -> None:
     assert clf.model_id == config["model_id"]
     probs = clf.predict(np.zeros((3, WINDOW, FEATURE_DIM), dtype=np.float32))
     assert probs.shape == (3, len(CLASSES))
+
+
+def test_ensemble_checkpoint_averages_its_members(tmp_path: Path, features: np.ndarray) -> None:
+    """An ensemble saves and loads like one network, and predicts exactly the mean of its members' probabilities."""
+    torch.manual_seed(1)
+    nets = [ActionLSTM(NetConfig(hidden=16)) for _ in range(3)]
+    members = []
+    for k, net in enumerate(nets):
+        save_checkpoint(net, tmp_path / f"member{k}", {"seed": k})
+        members.append(ActionClassifier.load(tmp_path / f"member{k}").predict(features, mirror=False))
+    save_checkpoint(ActionEnsemble.of(nets), tmp_path / "ensemble", {"seed": 0})
+    ensemble = ActionClassifier.load(tmp_path / "ensemble")
+    assert isinstance(ensemble.net, ActionEnsemble) and len(ensemble.net.members) == 3
+    assert json.loads((tmp_path / "ensemble" / CONFIG_FILE).read_text())["members"] == 3
+    np.testing.assert_allclose(ensemble.predict(features, mirror=False), np.mean(members, axis=0), atol=1e-5)
+    assert not np.allclose(members[0], members[1], atol=1e-3)  # the members really differ
+
+
+@pytest.mark.parametrize("members", [0, 2, 17, "3", True])
+def test_refuses_a_wrong_member_count(checkpoint: Path, members: object) -> None:
+    rewrite_config(checkpoint, members=members)
+    with pytest.raises(ModelError, match="members|missing"):
+        ActionClassifier.load(checkpoint)
+
+
+def test_ensemble_members_must_share_one_shape() -> None:
+    with pytest.raises(ValueError, match="share"):
+        ActionEnsemble.of([ActionLSTM(NetConfig(hidden=16)), ActionLSTM(NetConfig(hidden=8))])
+    with pytest.raises(ValueError, match="two"):
+        ActionEnsemble(NetConfig(hidden=16), 1)

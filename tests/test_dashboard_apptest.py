@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from har_core.classifier import DEFAULT_CHECKPOINT
 from har_core.outputs import PROB_COLUMNS
 from har_core.store import LOCK_FILE, THUMBNAIL_FILE, RunRecord, RunStatus, RunStore
 from har_core.video import iter_frames
@@ -232,6 +233,8 @@ def test_model_page_shows_the_model_card() -> None:
     assert not at.exception
     assert at.title[0].value == "Action model"
     assert "Model id" in at.caption[0].value
+    members = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text()).get("members", 1)
+    assert (f"ensemble of {members} networks" in at.caption[0].value) == (members > 1)
     assert any(s.value == "Classes" for s in at.subheader)
     # The shipped card describes the shipped checkpoint: its accuracies are shown, no stale-card warning.
     labels = [metric.label for metric in at.metric]

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from har_core.action_net import ActionEnsemble
 from har_core.classifier import ActionClassifier
 from har_core.features import FEATURE_DIM, WINDOW, features_for_windows
 from har_core.skeleton import CLASSES, JOINT_INDEX
@@ -27,9 +28,11 @@ TINY_SEED = 0
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One `python -m models.train --tiny` run (in-process), shared by the tests that read its checkpoint."""
+    """One `python -m models.train --tiny` run of a two-network ensemble (in-process), shared by the tests
+    that read its checkpoint."""
     out = tmp_path_factory.mktemp("tiny") / "checkpoint"
-    assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", str(TINY_SEED), "--out", str(out)]) == 0
+    assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", str(TINY_SEED), "--members", "2",
+                       "--out", str(out)]) == 0
     return out
 
 
@@ -71,13 +74,15 @@ def test_mirror_swaps_sides_and_keeps_features_consistent() -> None:
 
 def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["training"]["seed"] == TINY_SEED
+    assert config["training"]["seed"] == TINY_SEED and config["members"] == 2
+    assert [m["seed"] for m in config["training"]["members"]] == [TINY_SEED, TINY_SEED + 1]
     assert config["training_data"]["train"]["windows"] == 400
     with (tiny_run / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["epoch"] for row in rows] == ["0"] and set(rows[0]) == {"epoch", "train_loss", "val_loss", "val_acc"}
+    assert [(row["member"], row["epoch"]) for row in rows] == [("0", "0"), ("1", "0")]
+    assert set(rows[0]) == {"member", "epoch", "train_loss", "val_loss", "val_acc"}
     clf = ActionClassifier.load(tiny_run)
-    assert clf.model_id == config["model_id"]
+    assert clf.model_id == config["model_id"] and isinstance(clf.net, ActionEnsemble)
     data = generate_windows(400, seed=TINY_SEED, mocap=False)  # the run's own training windows
     probs = clf.predict(features_for_windows(data.keypoints))
     nll = -np.log(probs[np.arange(len(probs)), data.labels]).mean()
@@ -107,4 +112,22 @@ def test_evaluate_writes_the_card(tiny_run: Path, tmp_path: Path) -> None:
     assert "## Mirror averaging" in card and set(metrics["mirror"]) == {"simulated"}
     assert metrics["mirror"]["simulated"]["mirrored"] == simulated["accuracy"]
     assert 0.0 <= metrics["mirror"]["simulated"]["single"] <= 1.0
+    # The ensemble section scores each member alone; the last row is the ensemble's own figure.
+    assert "## Ensemble" in card and "2 networks: seed 0" in card
+    assert [row["member"] for row in metrics["ensemble"]] == [0, 1, "ensemble"]
+    assert metrics["ensemble"][-1]["simulated"] == simulated["accuracy"]
+    assert all(0.0 <= row["simulated"] <= 1.0 for row in metrics["ensemble"])
     assert (tmp_path / "confusion_matrix.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_ensemble_member_is_the_single_run_of_its_seed(tiny_run: Path, tmp_path: Path) -> None:
+    """Member k of `--members K --seed s` is exactly what `--members 1 --seed s+k` trains, so a member can be
+    reproduced (or checked) on its own."""
+    single = tmp_path / "single"
+    assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", str(TINY_SEED + 1), "--members", "1",
+                       "--out", str(single)]) == 0
+    alone = ActionClassifier.load(single)
+    assert not isinstance(alone.net, ActionEnsemble)
+    member = ActionClassifier.load(tiny_run).net.members[1]
+    for name, tensor in alone.net.state_dict().items():
+        torch.testing.assert_close(member.state_dict()[name], tensor, rtol=0, atol=0)

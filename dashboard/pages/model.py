@@ -72,7 +72,9 @@ if config is None:
     st.error(f"No model checkpoint found at {DEFAULT_CHECKPOINT}. Train one or restore the shipped checkpoint.")
     st.stop()
 
-st.caption(f"Model id `{config.get('model_id')}` · architecture {config.get('architecture')} · "
+members = config.get("members", 1)
+st.caption(f"Model id `{config.get('model_id')}` · architecture {config.get('architecture')}"
+           f"{f' · ensemble of {members} networks' if isinstance(members, int) and members > 1 else ''} · "
            f"window {config.get('window')} frames · {config.get('feature_dim')} features per frame")
 evaluation = _evaluation(str(config.get("model_id")))
 if evaluation is None:
