@@ -224,6 +224,7 @@ def compare_checkpoints(shipped: ActionClassifier, other: ActionClassifier, sim:
     rows = {}
     for role, classifier in (("shipped", shipped), ("compared", other)):
         row = {"model_id": classifier.model_id, "net": classifier.config["net"],
+               "members": classifier.config.get("members", 1),
                "parameters": sum(p.numel() for p in classifier.net.parameters()),
                "windows_per_second": inference_speed(classifier),
                "simulated": evaluate_windows(classifier, sim, "sim").accuracy}
@@ -235,13 +236,16 @@ def compare_checkpoints(shipped: ActionClassifier, other: ActionClassifier, sim:
 
 def _comparison_table(comparison: dict) -> list[str]:
     lines = ["## Network size", "",
-             ("The same held-out windows, scored by the shipped network and by another checkpoint trained with the "
-              "same data and seed but a different network shape (`--compare`)."), "",
+             ("The same held-out windows, scored by the shipped checkpoint and by another one trained on the same "
+              "data (that of seed 0, the first member of an ensemble) but with a different network shape "
+              "(`--compare`)."), "",
              "| checkpoint | network | parameters | simulated windows | real mocap windows | windows/s |",
              "|---|---|---|---|---|---|"]
     for role, row in comparison.items():
         net = row["net"]
         shape = f"{net['layers']} x {net['hidden']} LSTM{', projected input' if net.get('project') else ''}"
+        if row.get("members", 1) > 1:
+            shape = f"{row['members']} networks of {shape}, averaged"
         lines.append(f"| {role} `{row['model_id']}` | {shape} | {row['parameters']:,} | {_fmt(row['simulated'])} | "
                      f"{_fmt(row.get('mocap'))} | {row['windows_per_second']:,.0f} |")
     return [*lines, ""]
@@ -330,11 +334,13 @@ pipeline and vote. Seven clips are far too few to tune on; they show the sim-to-
 
 
 def _training_runs(training: dict) -> str:
-    """'seed 0, 21 epochs (best 15)' for one network; one such entry per member for an ensemble."""
+    """'seed 0, 21 epochs (best 15)' for one network; one such entry per member for an ensemble, and how the
+    members were trained when the config says."""
     runs = training.get("members") or [training]
     text = "; ".join(f"seed {run.get('seed')}, {run.get('epochs_run')} epochs (best {run.get('best_epoch')})"
                      for run in runs)
-    return f"{len(runs)} networks: {text}" if len(runs) > 1 else text
+    text = f"{len(runs)} networks: {text}" if len(runs) > 1 else text
+    return f"{text} ({training['how']})" if training.get("how") else text
 
 
 def render_card(config: dict, metrics: dict, results: dict[str, LabelledResult], clips: dict[str, list[ClipResult]],
