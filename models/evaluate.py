@@ -334,13 +334,11 @@ pipeline and vote. Seven clips are far too few to tune on; they show the sim-to-
 
 
 def _training_runs(training: dict) -> str:
-    """'seed 0, 21 epochs (best 15)' for one network; one such entry per member for an ensemble, and how the
-    members were trained when the config says."""
+    """'seed 0, 21 epochs (best 15)' for one network; one such entry per member for an ensemble."""
     runs = training.get("members") or [training]
     text = "; ".join(f"seed {run.get('seed')}, {run.get('epochs_run')} epochs (best {run.get('best_epoch')})"
                      for run in runs)
-    text = f"{len(runs)} networks: {text}" if len(runs) > 1 else text
-    return f"{text} ({training['how']})" if training.get("how") else text
+    return f"{len(runs)} networks: {text}" if len(runs) > 1 else text
 
 
 def render_card(config: dict, metrics: dict, results: dict[str, LabelledResult], clips: dict[str, list[ClipResult]],
