@@ -176,11 +176,12 @@ def _child_baseline(video: Path, out: Path, device: str, pose_every: int | None)
             "timings": result.seconds}
 
 
-def measure(kind: str, video: Path, device: str, pose_every: str = "auto") -> dict:
+def measure(kind: str, video: Path, device: str, pose_every: int | None = None) -> dict:
     """Run one measurement in a fresh Python process and return what it reported."""
+    stride = "auto" if pose_every is None else str(pose_every)
     with tempfile.TemporaryDirectory(prefix="har-bench-") as scratch:
         run = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", kind, str(video),
-                              str(Path(scratch) / "out"), device, pose_every], capture_output=True, text=True,
+                              str(Path(scratch) / "out"), device, stride], capture_output=True, text=True,
                              cwd=REPO, check=False)
     if run.returncode != 0:
         raise SystemExit(f"{kind} run on {video.name} failed:\n{run.stderr[-4000:]}")
@@ -219,6 +220,8 @@ def stage_line(timings: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from har_core.pose_stride import parse_pose_every  # after the path fix above, like the children's imports
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=None,
                         help="comma-separated cases like 640x480-1p-10s, or 'all' (default: "
@@ -228,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="torch device (LSTM)")
     parser.add_argument("--cache", type=Path, default=default_cache(), help="where the rendered clips are kept")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
-    parser.add_argument("--pose-every", default="auto", choices=("auto", "1", "2", "3", "4"),
+    parser.add_argument("--pose-every", type=parse_pose_every, default=None, metavar="auto|N",
                         help="the pipeline's pose stride, auto by default (the baseline estimates every frame)")
     parser.add_argument("--child", nargs=5, metavar=("KIND", "VIDEO", "OUT", "DEVICE", "POSE_EVERY"),
                         help=argparse.SUPPRESS)
@@ -237,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         kind, video, out, device, pose_every = args.child
         child = {"pipeline": _child_pipeline, "baseline": _child_baseline}[kind]
-        print(json.dumps(child(Path(video), Path(out), device, None if pose_every == "auto" else int(pose_every))))
+        print(json.dumps(child(Path(video), Path(out), device, parse_pose_every(pose_every))))
         return 0
 
     if args.quick:
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = {case: make_clip(case, args.cache) for case in cases}
     print(f"clips ready in {time.perf_counter() - started:.0f} s ({args.cache})", flush=True)
 
-    stride = "auto (about 15 a second: every 2nd frame at 30 fps)" if args.pose_every == "auto" else args.pose_every
+    stride = "auto (about 15 a second: every 2nd frame at 30 fps)" if args.pose_every is None else args.pose_every
     print(f"pipeline: default settings, pose stride {stride}", flush=True)
     print(f"\n{'case':18s} {'frames':>6s} {'wall s':>8s} {'frames/s':>9s} {'real-time':>10s} "
           f"{'CPU ms/frame':>11s} {'peak RSS MB':>10s}")

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from har_core.errors import HarError
 from har_core.pipeline import PEOPLE_CHOICES, AnalysisResult, AnalysisSettings, Progress, analyze
-from har_core.pose_stride import MAX_POSE_EVERY
+from har_core.pose_stride import MAX_POSE_EVERY, parse_pose_every
 
 _STAGE_TITLES = {"pose": "pose + tracking", "actions": "actions", "render": "render + encode"}
 _INTERRUPTED_EXIT = 130
@@ -48,16 +48,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _pose_every(text: str) -> int | None:
-    """`auto` (None: about 15 pose estimates a second) or a stride from 1 to MAX_POSE_EVERY."""
-    if text == "auto":
-        return None
-    value = int(text)
-    if not 1 <= value <= MAX_POSE_EVERY:
-        raise argparse.ArgumentTypeError(f"must be auto or 1 to {MAX_POSE_EVERY}, got {text}")
-    return value
-
-
 def _seconds(text: str) -> float:
     value = float(text)
     if not value > 0:  # also refuses nan
@@ -77,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=("movenet", "detectron2"), default=defaults.backend, help="pose backend")
     run.add_argument("--input-size", type=_positive, default=defaults.input_size,
                      help="MoveNet input side, multiple of 32 (larger finds smaller people, slower)")
-    run.add_argument("--pose-every", type=_pose_every, default=defaults.pose_every, metavar="auto|N",
+    run.add_argument("--pose-every", type=parse_pose_every, default=defaults.pose_every, metavar="auto|N",
                      help=f"estimate poses on every Nth frame (1-{MAX_POSE_EVERY}) and interpolate the frames "
                      "between; auto (default) estimates about 15 a second, every 2nd frame at 30 fps")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.device)

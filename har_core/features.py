@@ -169,6 +169,18 @@ def window_features(track: np.ndarray, starts: np.ndarray, window: int = WINDOW,
     return _normalised(track[frames, :, 0], track[frames, :, 1], stats)
 
 
+def mirrored_joints(joints: np.ndarray) -> np.ndarray:
+    """A copy of `joints` (..., 17, D) seen in a mirror: left and right joints swapped, x (channel 0) negated.
+
+    Works for pixel keypoints (x, y, score) and 3D joints (x, y, z) alike. Every class keeps its label under
+    a mirror (WAVING_1HAND counts either hand), which training's augmentation and the mocap performers'
+    handedness rely on. No image width is needed: the features centre each window on the person.
+    """
+    out = joints[..., MIRROR_ORDER, :]  # fancy indexing copies
+    out[..., 0] = -out[..., 0]
+    return out
+
+
 # Feature columns of the mirror image: each joint's x, y and flag taken from its left/right twin.
 _MIRROR_COLUMNS = np.concatenate([np.array(MIRROR_ORDER) + part * NUM_JOINTS for part in range(3)])
 _MIRROR_SIGN = np.concatenate([-np.ones(NUM_JOINTS), np.ones(2 * NUM_JOINTS)]).astype(np.float32)
@@ -177,7 +189,7 @@ _MIRROR_SIGN = np.concatenate([-np.ones(NUM_JOINTS), np.ones(2 * NUM_JOINTS)]).a
 def mirrored_features(features: np.ndarray) -> np.ndarray:
     """The features of the same windows seen in a mirror (left and right swapped, x negated).
 
-    Equal to computing the features of mirrored keypoints: the window's centre (median hip point) mirrors
+    Equal to computing the features of `mirrored_joints(keypoints)`: the window's centre (median hip point) mirrors
     onto itself and the scale (body height) does not change, so only the columns swap and x changes sign.
     """
     mirrored = np.take(features, _MIRROR_COLUMNS, axis=-1)  # 3x faster than fancy indexing on the last axis

@@ -298,12 +298,14 @@ def _timed(frames: Iterator[Frame], timer: _Timer) -> Iterator[Frame]:
 
 @dataclass
 class _PoseRun:
-    """What pass 1 leaves behind: every frame's tracked poses, frame times, frame size, the tracker's stats."""
+    """What pass 1 leaves behind: every frame's tracked poses, frame times, frame size, the tracker's stats,
+    and the pose stride it used (for summary.json)."""
 
     log: PoseLog
     times: np.ndarray
     frame_size: tuple[int, int]
     tracker: PoseTracker
+    pose_every: int
 
 
 def _load_pose_backends(settings: AnalysisSettings) -> list[PoseBackend]:
@@ -331,7 +333,7 @@ def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
     return settings.max_side
 
 
-def pose_every(settings: AnalysisSettings, info: VideoInfo) -> int:
+def _pose_every(settings: AnalysisSettings, info: VideoInfo) -> int:
     """The pose stride a run uses: the chosen one, or the automatic one for the video's frame rate."""
     return settings.pose_every if settings.pose_every is not None else auto_pose_every(float(info.fps or 0.0))
 
@@ -395,9 +397,10 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
     log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
     size = _fitted(info.width, info.height, settings.max_side)
     decoded = _timed(_limited(iter_frames(video, _pose_side(backends[0], settings)), settings), timer)
+    every = _pose_every(settings, info)
     previous: tuple[int, Poses] | None = None
     with contextlib.closing(_in_thread(decoded, "decode")) as frames:
-        to_estimate = strided(frames, pose_every(settings, info))
+        to_estimate = strided(frames, every)
         batches = iter(lambda: list(itertools.islice(to_estimate, POSE_BATCH)), [])
         with contextlib.closing(_parallel_poses(batches, backends, timer)) as estimated:
             for batch, poses in estimated:
@@ -418,7 +421,7 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
                     previous = (item.frame.index, tracked)
                 timer.add("tracking", started)
                 report("pose", len(times), max(info.frame_count, len(times)))
-    return _PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker)
+    return _PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker, every)
 
 
 def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisSettings, log: PoseLog,
@@ -588,7 +591,7 @@ def analyze(
         write_summary(staging / SUMMARY_FILE, {
             "video": {**info.to_dict(), "path": video.name, "frames_decoded": len(times),
                       "analysed_width": pass1.frame_size[0], "analysed_height": pass1.frame_size[1]},
-            "pose": {**asdict(backends[0].info), "every": pose_every(settings, info)},
+            "pose": {**asdict(backends[0].info), "every": pass1.pose_every},
             "model_id": classifier.model_id,
             "model": {"model_id": classifier.model_id, "device": str(classifier.device),
                       "classes": list(classifier.classes)},

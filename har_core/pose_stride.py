@@ -9,6 +9,7 @@ video is always estimated, so no frame is extrapolated.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -29,6 +30,25 @@ def auto_pose_every(fps: float) -> int:
     frame did, 1.6-1.8 times faster (bench/README.md, `python -m bench.pose_stride`).
     """
     return int(min(MAX_POSE_EVERY, max(1, round(fps / POSE_RATE_HZ))))
+
+
+def parse_pose_every(text: str) -> int | None:
+    """A stride as typed on a command line (the CLI's and bench/run.py's `--pose-every`): "auto" (None, the
+    automatic stride) or a whole number from 1 to MAX_POSE_EVERY.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else, with a message that says what is accepted.
+    """
+    if text == "auto":
+        return None
+    problem = argparse.ArgumentTypeError(f"invalid pose stride {text!r}: must be auto or 1 to {MAX_POSE_EVERY}")
+    try:
+        value = int(text)
+    except ValueError:
+        raise problem from None
+    if not 1 <= value <= MAX_POSE_EVERY:
+        raise problem
+    return value
 
 
 @dataclass

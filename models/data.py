@@ -14,22 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from har_core.features import features_for_windows
-from har_core.skeleton import CLASSES, MIRROR_ORDER
+from har_core.features import features_for_windows, mirrored_joints
+from har_core.skeleton import CLASSES
 from models.synth.dataset import generate_windows
-
-_FLIP_ORDER = np.array(MIRROR_ORDER)
-
-
-def mirror(windows: np.ndarray) -> np.ndarray:
-    """Mirror keypoint windows left <-> right: negate x and swap the left/right joints.
-
-    Every class keeps its label under a mirror (WAVING_1HAND counts either hand). Only the x sign
-    matters because the features centre each window on the person, so no image width is needed.
-    """
-    out = windows[..., _FLIP_ORDER, :]  # fancy indexing copies
-    out[..., 0] = -out[..., 0]
-    return out
 
 
 class KeypointWindows(Dataset):
@@ -54,7 +41,7 @@ class KeypointWindows(Dataset):
         keypoints = self.keypoints[indices]
         if self.augment:
             flip = torch.rand(len(indices)).numpy() < 0.5
-            keypoints[flip] = mirror(keypoints[flip])
+            keypoints[flip] = mirrored_joints(keypoints[flip])
         features = torch.from_numpy(features_for_windows(keypoints))
         return features, torch.from_numpy(self.labels[indices])
 

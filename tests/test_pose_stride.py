@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from har_core.errors import HarError
 from har_core.outputs import load_results
 from har_core.pipeline import AnalysisSettings, analyze
-from har_core.pose_stride import MAX_POSE_EVERY, auto_pose_every, interpolate, strided
+from har_core.pose_stride import MAX_POSE_EVERY, auto_pose_every, interpolate, parse_pose_every, strided
 from har_core.poses import Poses
 from har_core.skeleton import JOINT_INDEX, NUM_JOINTS
 from har_core.video import Frame
@@ -85,3 +86,11 @@ def test_default_pipeline_estimates_every_second_frame_at_30_fps_and_fills_the_r
     expected = truth.keypoints[confident["frame"].to_numpy(), 0, confident["joint"].map(JOINT_INDEX).to_numpy(), :2]
     error = np.linalg.norm(confident[["x", "y"]].to_numpy() - expected, axis=1)
     assert np.median(error) < 8.0
+
+
+def test_command_line_strides_are_auto_or_one_to_the_maximum() -> None:
+    assert parse_pose_every("auto") is None
+    assert [parse_pose_every(str(n)) for n in range(1, MAX_POSE_EVERY + 1)] == list(range(1, MAX_POSE_EVERY + 1))
+    for bad in ("0", str(MAX_POSE_EVERY + 1), "fast", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"auto or 1 to {MAX_POSE_EVERY}"):
+            parse_pose_every(bad)

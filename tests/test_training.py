@@ -16,10 +16,9 @@ import torch
 
 from har_core.action_net import ActionEnsemble
 from har_core.classifier import ActionClassifier
-from har_core.features import FEATURE_DIM, WINDOW, features_for_windows
+from har_core.features import FEATURE_DIM, WINDOW, features_for_windows, mirrored_joints
 from har_core.skeleton import CLASSES, JOINT_INDEX
 from models import evaluate, train
-from models.data import mirror
 from models.lstm import ActionModule
 from models.synth.dataset import generate_windows
 
@@ -61,11 +60,11 @@ def test_hidden_state_is_causal(project: bool) -> None:
 
 def test_mirror_swaps_sides_and_keeps_features_consistent() -> None:
     windows = generate_windows(14, seed=1, mocap=False).keypoints
-    mirrored = mirror(windows)
+    mirrored = mirrored_joints(windows)
     left, right = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]
     np.testing.assert_array_equal(mirrored[..., left, 0], -windows[..., right, 0])
     np.testing.assert_array_equal(mirrored[..., left, 1:], windows[..., right, 1:])
-    np.testing.assert_array_equal(mirror(mirrored), windows)
+    np.testing.assert_array_equal(mirrored_joints(mirrored), windows)
     # Mirroring changes only the sign of each x feature after the joint swap: y and validity carry over.
     feats, feats_m = features_for_windows(windows), features_for_windows(mirrored)
     np.testing.assert_allclose(feats_m[..., left], -feats[..., right], atol=1e-5)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from har_core.skeleton import MIRROR_ORDER, NUM_CLASSES, NUM_JOINTS
+from har_core.features import mirrored_joints
+from har_core.skeleton import NUM_CLASSES, NUM_JOINTS
 
 
 @dataclass
@@ -84,9 +85,7 @@ class Motion:
 
     def mirrored(self) -> Motion:
         """Left-right mirror image (x negated, left and right joints swapped): a left-handed performer."""
-        joints = self.joints[:, MIRROR_ORDER]  # fancy indexing copies
-        joints[..., 0] *= -1
-        return Motion(joints, self.fps, self.labels.copy(), self.source)
+        return Motion(mirrored_joints(self.joints), self.fps, self.labels.copy(), self.source)
 
 
 def concatenate(motions: Sequence[Motion], source: str | None = None) -> Motion:
