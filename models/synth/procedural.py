@@ -317,7 +317,7 @@ def waving_1hand(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndar
     limb = "l_arm" if side > 0 else "r_arm"
     other = "r_arm" if side > 0 else "l_arm"
     style = rng.choice(["side", "forearm", "big"], p=[0.45, 0.35, 0.2])
-    theta = _phase(rng, t, rng.uniform(0.6, 1.4) if style == "big" else rng.uniform(1.0, 3.2), 0.08)
+    theta = _phase(rng, t, rng.uniform(0.6, 1.4) if style == "big" else rng.uniform(0.7, 3.2), 0.08)
     wave = np.sin(theta)
     if style == "side":
         _set_limb(
@@ -365,7 +365,7 @@ def clapping(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
     high = rng.random() < 0.15
     above_hips = body.torso * (rng.uniform(0.55, 0.85) if high else rng.uniform(0.15, 0.65))
     forward = rng.uniform(0.18, 0.42) * scale
-    theta = _phase(rng, t, rng.uniform(1.2, 3.5), 0.06)
+    theta = _phase(rng, t, rng.uniform(0.8, 3.5), 0.06)
     # Hands dwell apart and snap together: a low exponent keeps them open most of the cycle.
     gap = ((1 - np.cos(theta)) / 2) ** rng.uniform(0.3, 0.8)
     half = 0.04 * scale + gap * (open_sep / 2)
