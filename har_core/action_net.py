@@ -18,7 +18,8 @@ from har_core.skeleton import NUM_CLASSES
 ARCHITECTURE = "causal-lstm"
 # Bumped whenever har_core.features changes what a feature vector means; a checkpoint trained on
 # another version would silently misread its input, so the classifier refuses it.
-FEATURE_VERSION = 1
+# 2: windows are 32 samples at 30 fps (har_core.frame_rate), no longer 32 frames at the video's rate.
+FEATURE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class NetConfig:
             raw 51 features go straight in (the original app's design).
     """
 
-    hidden: int = 50  # the shipped shape: see docs/model.md for why not larger
+    hidden: int = 50  # the original app's shape; the shipped one is in models/checkpoint/config.json
     layers: int = 1
     dropout: float = 0.0
     project: bool = False

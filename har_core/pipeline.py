@@ -37,6 +37,7 @@ import numpy as np
 from har_core.classifier import ActionClassifier
 from har_core.errors import HarError, LimitError, NoPersonError, OutputError, TooShortError, VideoError
 from har_core.features import WINDOW
+from har_core.frame_rate import CLASSIFIER_FPS, sample_count
 from har_core.outputs import (
     FRAMES_FILE,
     KEYPOINTS_FILE,
@@ -71,6 +72,9 @@ ENCODE_THREADS = max(1, min(4, CPUS))  # pass 2 runs no inference, so x264 may u
 POSE_WORKERS = max(1, min(4, CPUS))
 
 T = TypeVar("T")
+
+# The shortest video with one window at the classifier's frame rate, as error messages put it.
+_NEEDED = f"at least {WINDOW} frames at {CLASSIFIER_FPS:g} fps (about {WINDOW / CLASSIFIER_FPS:.1f} s)"
 
 
 @dataclass
@@ -256,9 +260,9 @@ def _check_limits(info: VideoInfo, settings: AnalysisSettings) -> None:
         raise LimitError(f"The video lasts {info.duration_s:.0f} s; the limit is {settings.max_seconds:.0f} s.")
     if settings.max_frames is not None and info.frame_count > settings.max_frames:
         raise LimitError(f"The video has about {info.frame_count:,} frames; the limit is {settings.max_frames:,}.")
-    if info.frame_count_exact and info.frame_count < WINDOW:
-        raise TooShortError(f"The video has {info.frame_count} frames; at least {WINDOW} are needed to "
-                            "recognise an action.")
+    if info.frame_count_exact and sample_count(np.arange(info.frame_count) / (info.fps or CLASSIFIER_FPS)) < WINDOW:
+        raise TooShortError(f"The video has {info.frame_count} frames ({info.duration_s:.2f} s); {_NEEDED} are "
+                            "needed to recognise an action.")
 
 
 def _check_settings(settings: AnalysisSettings) -> None:
@@ -534,7 +538,7 @@ def analyze(
     Raises:
         VideoError: not a readable video (from `har_core.video`).
         LimitError: beyond the limits in `settings`.
-        TooShortError: fewer frames than one 32-frame window.
+        TooShortError: shorter than one window (32 frames at the classifier's 30 fps, about 1.1 s).
         NoPersonError: nobody was found in any frame.
         ModelError: the pose or action model cannot be loaded.
         OutputError: out_dir cannot be written.
@@ -557,13 +561,11 @@ def analyze(
     pass1 = _pose_pass(video, info, settings, backends, timer, report)
     log, times = pass1.log, pass1.times
     timer.add("pass1_wall", started)
-    if len(times) < WINDOW:
+    if sample_count(times) < WINDOW:
         if len(times) < info.frame_count:
             raise TooShortError(f"Only {len(times)} of the video's {info.frame_count} frames could be decoded (is "
-                                f"the file truncated or damaged?); at least {WINDOW} are needed to recognise an "
-                                "action.")
-        raise TooShortError(f"The video has {len(times)} frames; at least {WINDOW} are needed to recognise an "
-                            "action.")
+                                f"the file truncated or damaged?); {_NEEDED} are needed to recognise an action.")
+        raise TooShortError(f"The video has {len(times)} frames; {_NEEDED} are needed to recognise an action.")
     tracks = log.tracks()
     if not tracks:
         raise NoPersonError("No person was found in the video.")

@@ -2,13 +2,15 @@
 
 Windowing rules (documented in docs/outputs.md, tested in tests/test_timeline.py):
 
-- A person's track runs from the first to the last frame they were detected in. Window i of a track
-  covers its frames i .. i+31 and its prediction belongs to the last of them (causal, as in training).
-  So the first 31 frames of a track have no prediction: label ``NO_WINDOW``.
-- A window gets a prediction only when its last frame is *usable* (the person was detected there, or it
-  lies inside a gap of at most ``features.MAX_GAP_FRAMES`` that the feature function bridges) and the
-  person was detected in at least a third of its 32 frames. Below that the window is mostly padding and
-  the model would be guessing.
+- A person's track runs from the first to the last frame they were detected in. The classifier reads it
+  at 30 frames a second (``frame_rate.to_classifier_rate``; tracks of 29.3-30.8 fps video are read as they
+  are): window i covers samples i .. i+31 and its prediction belongs to the last of them (causal, as in
+  training). Each video frame shows the prediction of the last sample at or before its time, so the first
+  31 samples (about a second) of a track have no prediction: label ``NO_WINDOW``.
+- A window gets a prediction only when its last sample is *usable* (the person was detected there, or it
+  lies inside a gap of at most ``features.MAX_GAP_FRAMES`` samples that the feature function bridges) and
+  the person was detected in at least a third of its 32 samples. Below that the window is mostly padding
+  and the model would be guessing. (A sample counts as detected when the video frame nearest it was.)
 - Frames without a prediction are ``ABSENT`` where the person was not detected and ``NO_WINDOW`` where
   they were (not enough history yet, or too sparse a window).
 - Smoothing is a *centred* moving average over frames that have predictions (frames without one are
@@ -31,6 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from har_core.features import MAX_GAP_FRAMES, WINDOW, features_for_windows, fill_short_gaps, sliding_windows
+from har_core.frame_rate import to_classifier_rate
 from har_core.poses import Poses
 from har_core.skeleton import CLASSES, NUM_CLASSES, NUM_JOINTS, UNCERTAIN
 
@@ -353,20 +356,26 @@ def compute_timelines(
 
     Args:
         tracks: the tracked people; frame indices refer to the video (0 .. T-1).
-        times: (T,) seconds at which each video frame starts.
+        times: (T,) seconds at which each video frame starts; they set how tracks are sampled at the
+            classifier's frame rate.
         classifier: anything with `predict(features (N, 32, 51)) -> (N, 7)`.
     """
     n_frames = len(times)
-    raw = [np.full((n_frames, NUM_CLASSES), np.nan, dtype=np.float32) for _ in tracks]
-    for parts, windows in _window_batches(tracks, settings.batch_windows):
+    converted = [to_classifier_rate(track.keypoints, times[track.first_frame : track.last_frame + 1]) for track in tracks]
+    # The classifier reads the tracks at its own frame rate; `converted[t].shown` maps the results back.
+    sampled = [PersonTrack(track.person_id, 0, rate.keypoints, track.detected[rate.nearest])
+               for track, rate in zip(tracks, converted, strict=True)]
+    raw = [np.full((len(track.keypoints), NUM_CLASSES), np.nan, dtype=np.float32) for track in sampled]
+    for parts, windows in _window_batches(sampled, settings.batch_windows):
         probs = np.asarray(classifier.predict(features_for_windows(windows)), dtype=np.float32)
         offset = 0
         for t, indices in parts:
-            frames = tracks[t].first_frame + indices + WINDOW - 1
-            raw[t][frames] = probs[offset : offset + len(indices)]
+            raw[t][indices + WINDOW - 1] = probs[offset : offset + len(indices)]
             offset += len(indices)
     timelines = []
-    for track, person_probs in zip(tracks, raw, strict=True):
+    for track, rate, sample_probs in zip(tracks, converted, raw, strict=True):
+        person_probs = np.full((n_frames, NUM_CLASSES), np.nan, dtype=np.float32)
+        person_probs[track.first_frame : track.last_frame + 1] = sample_probs[rate.shown]
         detected = np.zeros(n_frames, dtype=bool)
         detected[track.first_frame : track.last_frame + 1] = track.detected
         smoothed = smooth_probabilities(person_probs, settings.smoothing)

@@ -156,6 +156,15 @@ def test_no_person_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [video]
 
 
+def test_length_is_judged_in_seconds_at_the_classifier_frame_rate(tmp_path: Path) -> None:
+    """40 frames at 60 fps (0.67 s) are too short for one 32-sample window at 30 fps; 20 frames at 10 fps (2 s)
+    are long enough, so that clip gets as far as looking for a person."""
+    with pytest.raises(TooShortError, match=r"has 40 frames \(0.67 s\); at least 32 frames at 30 fps"):
+        analyze(make_video(tmp_path / "fast.mp4", fps=60, frames=40), tmp_path / "out")
+    with pytest.raises(NoPersonError):
+        analyze(make_video(tmp_path / "slow.mp4", fps=10, frames=20), tmp_path / "out")
+
+
 @pytest.mark.parametrize(
     ("make", "error", "settings"),
     [

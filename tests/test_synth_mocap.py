@@ -166,7 +166,7 @@ def make_mocap_dir(root: Path) -> Path:
     shutil.copy(FIXTURES / "cmu_141_16_first72.bvh", cmu / "cmu_141_16.bvh")
     for actor in ("bk", "tr"):
         shutil.copy(FIXTURES / "hdm05_bk.asf", hdm / f"HDM_{actor}.asf")
-        for k in (1, 2):
+        for k in (1, 2, 3, 4):  # four hops chained: longer than one 32-frame window at 30 fps
             shutil.copy(FIXTURES / "hdm05_bk_hop_020.amc", hdm / f"HDM_{actor}_hopBothLegs1hops_00{k}_120.amc")
     return root
 

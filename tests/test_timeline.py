@@ -226,3 +226,16 @@ def test_pose_log_keeps_frames_and_builds_tracks_with_gaps() -> None:
     assert (nine.first_frame, nine.last_frame) == (0, 290)
     assert nine.detected.sum() == 30 + 10 - 1  # every tenth frame plus frames 100..109 (100 counted once)
     assert [t.person_id for t in log.tracks(keep={9})] == [9]
+
+
+def test_a_60_fps_track_is_classified_at_30_fps_and_each_prediction_covers_two_frames() -> None:
+    rng = np.random.default_rng(9)
+    n = 200
+    person = track(0, person_keypoints(n, 250, rng), np.ones(n, dtype=bool))
+    predictor = RecordingPredictor(np.eye(NUM_CLASSES, dtype=np.float32)[-1])
+    (timeline,) = compute_timelines([person], np.arange(n) / 60.0, predictor, TimelineSettings(smoothing=0))
+    # The windows are those of the 30 fps track made of every other frame: 32 samples span 1.07 s.
+    np.testing.assert_array_equal(np.concatenate(predictor.features), track_features(person.keypoints[::2]))
+    first = 2 * (WINDOW - 1)  # the video frame on which sample 31, the first with a window, is shown
+    assert (timeline.labels[:first] == NO_WINDOW).all()
+    assert (timeline.labels[first:] == CLASSES[-1]).all()

@@ -75,14 +75,14 @@ def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
     config = json.loads((tiny_run / "config.json").read_text())
     assert config["training"]["seed"] == TINY_SEED and config["members"] == 2
     assert [m["seed"] for m in config["training"]["members"]] == [TINY_SEED, TINY_SEED + 1]
-    assert config["training_data"]["train"]["windows"] == 400
+    assert config["training_data"]["train"]["windows"] == 700
     with (tiny_run / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [(row["member"], row["epoch"]) for row in rows] == [("0", "0"), ("1", "0")]
     assert set(rows[0]) == {"member", "epoch", "train_loss", "val_loss", "val_acc"}
     clf = ActionClassifier.load(tiny_run)
     assert clf.model_id == config["model_id"] and isinstance(clf.net, ActionEnsemble)
-    data = generate_windows(400, seed=TINY_SEED, mocap=False)  # the run's own training windows
+    data = generate_windows(700, seed=TINY_SEED, mocap=False)  # the run's own training windows
     probs = clf.predict(features_for_windows(data.keypoints))
     nll = -np.log(probs[np.arange(len(probs)), data.labels]).mean()
     accuracy = (probs.argmax(axis=1) == data.labels).mean()

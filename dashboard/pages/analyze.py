@@ -68,7 +68,7 @@ def _start(source: bytes | Path, name: str, settings: AnalysisSettings) -> None:
 
 def _new_analysis() -> None:
     st.title("Analyze a video", anchor=False)
-    st.caption("Pose estimation → tracking → an LSTM over 32-frame windows of COCO-17 keypoints → "
+    st.caption("Pose estimation → tracking → an LSTM over 1-second windows (32 frames at 30 fps) of COCO-17 keypoints → "
                "per-frame action probabilities and an annotated video.")
     choice = st.segmented_control("Source", [UPLOAD, SAMPLE_CHOICE], default=UPLOAD, required=True, key="source",
                                   label_visibility="collapsed")

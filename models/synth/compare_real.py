@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from har_core.features import KEYPOINT_THRESHOLD, WINDOW, sliding_windows
+from har_core.frame_rate import CLASSIFIER_FPS, to_classifier_rate
 from har_core.skeleton import CLASS_INDEX, CLASSES, JOINT_INDEX, NUM_JOINTS
 from models.synth import procedural
 from models.synth.dataset import REPO_ROOT, film
@@ -155,7 +156,8 @@ def main() -> None:
     print("with like; 'all views' is what training sees.")
     print(f"{'class':<15}{'statistic':<23}{'real':>22}{'simulated, same view':>24}{'simulated, all views':>24}")
     for name, (track, fps) in tracks.items():
-        real = WindowStats.of(sliding_windows(track), fps)
+        track = to_classifier_rate(track, np.arange(len(track)) / fps).keypoints  # what the classifier reads
+        real = WindowStats.of(sliding_windows(track), CLASSIFIER_FPS)
         sim = WindowStats.of(simulated_windows(CLASS_INDEX[name], args.clips, args.seed), COMPARE_FPS)
         view = np.nanmedian(real.values["shoulder_width"])
         same = sim.subset(np.abs(sim.values["shoulder_width"] - view) < 0.12)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from har_core.features import WINDOW, sliding_windows
+from har_core.frame_rate import to_classifier_rate
 from har_core.skeleton import JOINT_INDEX, NUM_CLASSES, NUM_JOINTS
 from models.synth import procedural
 from models.synth.camera import random_camera
@@ -98,11 +99,14 @@ class _ClipJob:
 def film(
     motion: Motion, rng: np.random.Generator, fps: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Film one motion with a random camera and pose-estimator noise at a random (or given) frame rate.
+    """Film one motion with a random camera and pose-estimator noise at a random (or given) frame rate,
+    then sample the keypoints at the classifier's rate exactly as the pipeline does
+    (`har_core.frame_rate`), so the frame rate changes what the estimator sees but not a window's duration.
 
     Returns:
-        keypoints (T, 17, 3) float32 as MoveNet would report them, labels (T,) int64, and visible (T,)
-        bool: whether the person's hips are inside the frame (windows need most frames visible).
+        keypoints (K, 17, 3) float32 as MoveNet would report them, at the classifier's rate; labels (K,)
+        int64; and visible (K,) bool: whether the person's hips are inside the frame (windows need most
+        frames visible).
     """
     if fps is None:
         fps = float(rng.choice(FPS_CHOICES, p=np.array(FPS_WEIGHTS) / sum(FPS_WEIGHTS)))
@@ -126,7 +130,8 @@ def film(
     hip_px = points[:, _HIPS].mean(axis=1)
     visible = (hip_px[:, 0] >= 0) & (hip_px[:, 0] < size[0]) & (hip_px[:, 1] >= 0) & (hip_px[:, 1] < size[1])
     keypoints = simulate_estimator(points, camera.depth(joints), size, rng, NoiseProfile.random(rng))
-    return keypoints, motion.labels, visible
+    rate = to_classifier_rate(keypoints, np.arange(len(keypoints)) / fps)
+    return rate.keypoints, motion.labels[rate.nearest], visible[rate.nearest]
 
 
 def cut_windows(
@@ -259,14 +264,12 @@ def mocap_validation_windows(seed: int = 0, *, cameras: int = 8, mocap_dir: Path
     """Windows from the held-out motion capture (see `mocap.py` for the split), never seen in training.
 
     Each held-out clip is filmed by `cameras` random cameras with estimator noise, like training data, and
-    cut every 2 frames. Clips too short for a window at the drawn frame rate (the held-out end of the wave
-    is 0.75 s) are filmed at 60 fps instead.
+    cut every 2 frames (of the classifier's rate, so a clip needs at least 32/30 s to give a window).
     """
     parts = []
     for i, clip in enumerate(load_library(mocap_dir or MOCAP_DIR, "val")):
         for k in range(cameras):
             rng = np.random.default_rng([seed, i, k])
-            fps = None if clip.duration * 30.0 >= WINDOW + 8 else 60.0
-            keypoints, labels, visible = film(clip, rng, fps)
+            keypoints, labels, visible = film(clip, rng)
             parts.append(cut_windows(keypoints, labels, visible, 2.0, rng, clip.source))
     return WindowSet.concatenate(parts)
