@@ -89,9 +89,9 @@ class ActionLSTM(nn.Module):
 class ActionEnsemble(nn.Module):
     """Several `ActionLSTM`s of one shape, each trained from its own seed, whose probabilities are averaged.
 
-    Networks this small land one to three points apart from one seed to the next on every held-out set,
-    and where one is wrong the others often are not: the average of three beat each of them on both
-    held-out window sets and takes the luck of the seed out of what ships (docs/model.md, "Ensemble").
+    One network's figures move by one to five points from one seed to the next on every held-out set,
+    and where one is wrong the others often are not: three 1 x 50 networks averaged beat each of them on
+    simulated windows and rendered clips (docs/model.md, "Ensembles"; `python -m models.train --members K`).
     `forward` returns the log of the mean probability, so a softmax of it is exactly the averaged
     probabilities and callers treat the ensemble like a single network.
     """

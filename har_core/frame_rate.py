@@ -42,11 +42,6 @@ class RateConverted:
     nearest: np.ndarray
     shown: np.ndarray
 
-    @property
-    def identity(self) -> bool:
-        """Whether the samples are the video frames themselves."""
-        return len(self.nearest) == len(self.shown) and bool(np.all(self.nearest == np.arange(len(self.shown))))
-
 
 def at_classifier_rate(times: np.ndarray) -> bool:
     """Whether frames at `times` (seconds, increasing) are already close enough to 1/CLASSIFIER_FPS apart."""
@@ -58,8 +53,11 @@ def at_classifier_rate(times: np.ndarray) -> bool:
 
 def sample_count(times: np.ndarray) -> int:
     """How many classifier-rate samples a track with frames at `times` has."""
-    if at_classifier_rate(times):
-        return len(times)
+    return len(times) if at_classifier_rate(times) else _samples_in_span(times)
+
+
+def _samples_in_span(times: np.ndarray) -> int:
+    """Samples 1/CLASSIFIER_FPS apart from the first frame's time up to the last one's."""
     return int(np.floor((times[-1] - times[0]) * CLASSIFIER_FPS + _SNAP)) + 1
 
 
@@ -81,7 +79,7 @@ def to_classifier_rate(
     if n == 0 or at_classifier_rate(times):
         frames = np.arange(n)
         return RateConverted(keypoints, frames, frames)
-    samples = times[0] + np.arange(sample_count(times)) / CLASSIFIER_FPS
+    samples = times[0] + np.arange(_samples_in_span(times)) / CLASSIFIER_FPS
     before = np.clip(np.searchsorted(times, samples + 1e-9, side="right") - 1, 0, n - 2)
     step = times[before + 1] - times[before]
     weight = np.clip((samples - times[before]) / np.where(step > 0, step, 1.0), 0.0, 1.0)
