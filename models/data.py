@@ -54,7 +54,7 @@ class ActionDataModule(L.LightningDataModule):
     """
 
     def __init__(self, windows: int = 60_000, val_windows: int = 6_000, seed: int = 0, batch_size: int = 256,
-                 mocap: bool = True, workers: int = 1) -> None:
+                 mocap: bool = True, workers: int = 1, clip_stride: float = 4.0) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.train_set: KeypointWindows | None = None
@@ -65,8 +65,10 @@ class ActionDataModule(L.LightningDataModule):
         if self.train_set is not None:
             return
         hp = self.hparams
-        train = generate_windows(hp.windows, seed=hp.seed, mocap=hp.mocap, workers=hp.workers)
-        val = generate_windows(hp.val_windows, seed=hp.seed + 1_000_003, mocap=hp.mocap, workers=hp.workers)
+        train = generate_windows(hp.windows, seed=hp.seed, mocap=hp.mocap, workers=hp.workers,
+                                 stride=hp.clip_stride)
+        val = generate_windows(hp.val_windows, seed=hp.seed + 1_000_003, mocap=hp.mocap, workers=hp.workers,
+                               stride=hp.clip_stride)
         self.train_set = KeypointWindows(train.keypoints, train.labels, augment=True)
         self.val_set = KeypointWindows(val.keypoints, val.labels, augment=False)
         self.summary = {"train": summarise(train.labels, train.sources), "val": summarise(val.labels, val.sources)}

@@ -88,6 +88,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=0.1, help="between LSTM layers (needs --layers > 1)")
     parser.add_argument("--project", action=argparse.BooleanOptionalAction, default=True,
                         help="LayerNorm and a linear projection to --hidden before the LSTM")
+    # Windows every 8 samples of a procedural clip, not 4: the same number of windows from twice as many clips
+    # (bodies, cameras, noise) generalised better (docs/model.md, "More clips, fewer windows from each").
+    parser.add_argument("--clip-stride", type=float, default=8.0,
+                        help="samples between windows cut from one procedural clip (longer: more, varied clips)")
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (val_loss)")
@@ -107,7 +111,8 @@ def train_member(args: argparse.Namespace, seed: int, max_minutes: float) -> Mem
     """Generate one member's data from `seed`, fit, and keep the epoch with the lowest validation loss."""
     L.seed_everything(seed, workers=True, verbose=False)
     started = time.perf_counter()
-    data = ActionDataModule(args.windows, args.val_windows, seed, args.batch_size, not args.no_mocap, args.workers)
+    data = ActionDataModule(args.windows, args.val_windows, seed, args.batch_size, not args.no_mocap, args.workers,
+                            args.clip_stride)
     data.setup("fit")
     data_seconds = time.perf_counter() - started
     module = ActionModule(hidden=args.hidden, layers=args.layers, dropout=args.dropout, project=args.project,
@@ -152,7 +157,7 @@ def train(args: argparse.Namespace, command: str) -> TrainResult:
     first = members[0]
     metadata = {
         "hyperparameters": {**first.hparams, "batch_size": args.batch_size, "max_epochs": args.epochs,
-                            "patience": args.patience},
+                            "patience": args.patience, "clip_stride": args.clip_stride},
         "training_data": first.data_summary,  # every member draws the same amounts from its own seed
         "training": {
             "seed": args.seed,

@@ -9,6 +9,7 @@ import pytest
 
 from har_core.features import WINDOW, features_for_windows
 from har_core.skeleton import CLASS_INDEX, NUM_CLASSES, NUM_JOINTS
+from models.synth import dataset
 from models.synth.dataset import (
     SETTLED_FRAMES,
     WindowSet,
@@ -52,6 +53,25 @@ def test_same_seed_same_windows_and_workers_do_not_matter(windows: WindowSet) ->
     np.testing.assert_array_equal(again.labels, windows.labels)
     other = generate_windows(210, seed=4, mocap=False)
     assert not np.array_equal(other.keypoints, windows.keypoints)
+
+
+def test_a_longer_stride_spreads_the_windows_over_more_clips(monkeypatch: pytest.MonkeyPatch) -> None:
+    clips: list[float] = []
+    run_job = dataset._run_job
+
+    def counting(job: dataset._ClipJob) -> WindowSet:
+        clips.append(job.stride)
+        return run_job(job)
+
+    monkeypatch.setattr(dataset, "_run_job", counting)
+    dense = generate_windows(700, seed=5, mocap=False)
+    n_dense = len(clips)
+    clips.clear()
+    sparse = generate_windows(700, seed=5, mocap=False, stride=8.0)
+    assert set(clips) == {8.0}
+    assert len(sparse) == len(dense) == 700
+    assert np.bincount(sparse.labels).tolist() == [100] * 7
+    assert len(clips) >= 1.6 * n_dense  # about twice the clips for the same number of windows
 
 
 def test_windows_take_the_label_of_their_last_frame_once_it_has_settled() -> None:

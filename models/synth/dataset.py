@@ -188,6 +188,7 @@ def generate_windows(
     mocap: bool = True,
     workers: int = 1,
     mocap_dir: Path | None = None,
+    stride: float = 4.0,
 ) -> WindowSet:
     """`n_windows` labelled windows, as balanced over the seven classes as the counts allow.
 
@@ -198,6 +199,9 @@ def generate_windows(
         mocap: mix in the training split of the motion capture (needs `mocap_dir`, default MOCAP_DIR).
         workers: processes to use (1 = in this process).
         mocap_dir: where the mocap data lives; defaults to MOCAP_DIR.
+        stride: samples between the ends of consecutive windows of a procedural clip. Windows of one clip
+            share its body, camera and noise; a longer stride spreads the same number of windows over more
+            clips (more varied data, slower to generate).
     Returns:
         A WindowSet in shuffled order.
     """
@@ -222,9 +226,9 @@ def generate_windows(
                 break
             jobs: list[_ClipJob] = []
             for label in range(NUM_CLASSES):
-                # Procedural clips yield ~40-80 windows of their class: plan enough jobs for the shortfall.
-                for _ in range(int(np.ceil(max(need_proc[label], 0) / 40))):
-                    jobs.append(_ClipJob((seed, counter), label))
+                # Procedural clips yield ~160/stride windows of their class: plan jobs for the shortfall.
+                for _ in range(int(np.ceil(max(need_proc[label], 0) / (160 / stride)))):
+                    jobs.append(_ClipJob((seed, counter), label, stride=stride))
                     counter += 1
                 for _ in range(int(np.ceil(max(need_mocap[label], 0) / 40))):
                     rng = np.random.default_rng([seed, counter])
