@@ -6,8 +6,13 @@ where the wrists sit relative to hips and shoulders, how far apart the hands are
 how much the hips bounce, how the body is turned, and what the estimator's scores and jitter look like.
 All lengths are in torso lengths (shoulder midpoint to hip midpoint), so image size does not matter.
 
+With `--checkpoint`, it instead scores checkpoints on the same cached keypoints: the share of each real
+clip's windows given the clip's class, as read as is and with extra frame-to-frame jitter (a network that
+reads the estimator's jitter as motion falls apart there first; docs/model.md, "Motion input").
+
 Development only: reads ../shared/data/real-dev (never copied into the project) and caches MoveNet's
-keypoints under data_cache/. Run: `python -m models.synth.compare_real [--real-dev DIR] [--refresh]`.
+keypoints under data_cache/. Run: `python -m models.synth.compare_real [--real-dev DIR] [--refresh]
+[--checkpoint DIR ...]`.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from har_core.features import KEYPOINT_THRESHOLD, WINDOW, sliding_windows
+from har_core.classifier import ActionClassifier
+from har_core.features import KEYPOINT_THRESHOLD, WINDOW, features_for_windows, fill_short_gaps, sliding_windows
 from har_core.frame_rate import CLASSIFIER_FPS, to_classifier_rate
 from har_core.skeleton import CLASS_INDEX, CLASSES, JOINT_INDEX, NUM_JOINTS
 from models.synth import procedural
@@ -29,6 +35,9 @@ from models.synth.motion import Motion
 REAL_DEV = REPO_ROOT.parent / "shared" / "data" / "real-dev"
 CACHE = REPO_ROOT / "data_cache" / "real_dev_movenet.npz"
 COMPARE_FPS = 30.0
+# Extra jitter for `--checkpoint`, as a fraction of the person's height: none, then about the real clips' own
+# level (still joints move ~0.5% of body height a frame, i.e. a std of ~0.3%), then twice that.
+JITTER_LEVELS = (0.0, 0.003, 0.006)
 _SH = [JOINT_INDEX["left_shoulder"], JOINT_INDEX["right_shoulder"]]
 _HIP = [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]
 _WR = [JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]]
@@ -143,14 +152,47 @@ def simulated_windows(label: int, n_clips: int, seed: int) -> np.ndarray:
     return np.concatenate(out)
 
 
+def window_accuracy(
+    classifier: ActionClassifier, tracks: dict[str, tuple[np.ndarray, float]], jitter: float = 0.0, seed: int = 0
+) -> dict[str, float]:
+    """{class: share of that clip's windows labelled with it}, reading each track as the pipeline does
+    (30 samples a second, short gaps filled) after adding normal noise of std `jitter` x the person's height
+    to every coordinate."""
+    rng = np.random.default_rng(seed)
+    shares = {}
+    for name, (track, fps) in tracks.items():
+        keypoints = fill_short_gaps(to_classifier_rate(track, np.arange(len(track)) / fps).keypoints)
+        height = np.median(np.ptp(keypoints[:, :, 1], axis=1))
+        keypoints[..., :2] += rng.normal(0.0, jitter * height, keypoints[..., :2].shape).astype(np.float32)
+        probs = classifier.predict(features_for_windows(np.ascontiguousarray(sliding_windows(keypoints))))
+        shares[name] = float(np.mean(probs.argmax(axis=1) == CLASS_INDEX[name])) if len(probs) else float("nan")
+    return shares
+
+
+def print_window_accuracy(checkpoints: list[Path], tracks: dict[str, tuple[np.ndarray, float]]) -> None:
+    """One row per checkpoint and jitter level: each clip's share of windows right, and their mean."""
+    print(f"{'checkpoint':<28}{'jitter':>7}" + "".join(f"{name[:9]:>10}" for name in tracks) + f"{'mean':>8}")
+    for folder in checkpoints:
+        classifier = ActionClassifier.load(folder)
+        for jitter in JITTER_LEVELS:
+            shares = window_accuracy(classifier, tracks, jitter)
+            print(f"{classifier.model_id:<28}{jitter:>7.3f}" + "".join(f"{v:>10.2f}" for v in shares.values())
+                  + f"{np.mean(list(shares.values())):>8.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real-dev", type=Path, default=REAL_DEV)
     parser.add_argument("--refresh", action="store_true", help="re-run MoveNet instead of using the cache")
     parser.add_argument("--clips", type=int, default=40, help="simulated clips per class")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", type=Path, action="append", default=[],
+                        help="score this checkpoint on the real keypoints instead (repeatable)")
     args = parser.parse_args()
     tracks = real_tracks(args.real_dev, args.refresh)
+    if args.checkpoint:
+        print_window_accuracy(args.checkpoint, tracks)
+        return
     print("Medians [p25, p75] per window in torso lengths. 'same view' keeps the simulated windows whose")
     print("shoulder width (how turned the body is) is within 0.12 of the real clip's, so geometry compares like")
     print("with like; 'all views' is what training sees.")
