@@ -238,9 +238,9 @@ def compare_checkpoints(shipped: ActionClassifier, results: dict[str, LabelledRe
 
 def _comparison_table(comparison: dict) -> list[str]:
     lines = ["## Network size", "",
-             ("The same held-out windows, scored by the shipped checkpoint and by another one trained on the same "
-              "data (that of seed 0, the first member of an ensemble) but with a different network shape "
-              "(`--compare`)."), "",
+             ("The same held-out windows, scored by the shipped checkpoint and by another one trained from the "
+              "same seed on the same data (for an ensemble, that of its first member) but with a different "
+              "network shape (`--compare`)."), "",
              "| checkpoint | network | parameters | simulated windows | real mocap windows | windows/s |",
              "|---|---|---|---|---|---|"]
     for role, row in comparison.items():
