@@ -82,7 +82,8 @@ def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
     assert set(rows[0]) == {"member", "epoch", "train_loss", "val_loss", "val_acc"}
     clf = ActionClassifier.load(tiny_run)
     assert clf.model_id == config["model_id"] and isinstance(clf.net, ActionEnsemble)
-    data = generate_windows(700, seed=TINY_SEED, mocap=False)  # the run's own training windows
+    stride = config["hyperparameters"]["clip_stride"]
+    data = generate_windows(700, seed=TINY_SEED, mocap=False, stride=stride)  # the run's own training windows
     probs = clf.predict(features_for_windows(data.keypoints))
     nll = -np.log(probs[np.arange(len(probs)), data.labels]).mean()
     accuracy = (probs.argmax(axis=1) == data.labels).mean()
