@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from har_core.features import features_for_windows, mirrored_joints
 from har_core.skeleton import CLASSES
-from models.synth.dataset import generate_windows
+from models.synth.dataset import CLIP_STRIDE, generate_windows
 
 
 class KeypointWindows(Dataset):
@@ -54,7 +54,7 @@ class ActionDataModule(L.LightningDataModule):
     """
 
     def __init__(self, windows: int = 60_000, val_windows: int = 6_000, seed: int = 0, batch_size: int = 256,
-                 mocap: bool = True, workers: int = 1, clip_stride: float = 4.0) -> None:
+                 mocap: bool = True, workers: int = 1, clip_stride: float = CLIP_STRIDE) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.train_set: KeypointWindows | None = None

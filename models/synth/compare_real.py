@@ -152,6 +152,11 @@ def simulated_windows(label: int, n_clips: int, seed: int) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _classifier_rate_keypoints(track: np.ndarray, fps: float) -> np.ndarray:
+    """A (T, 17, 3) track filmed at a constant `fps`, as the classifier reads it (30 samples a second)."""
+    return to_classifier_rate(track, np.arange(len(track)) / fps).keypoints
+
+
 def window_accuracy(
     classifier: ActionClassifier, tracks: dict[str, tuple[np.ndarray, float]], jitter: float = 0.0, seed: int = 0
 ) -> dict[str, float]:
@@ -161,7 +166,7 @@ def window_accuracy(
     rng = np.random.default_rng(seed)
     shares = {}
     for name, (track, fps) in tracks.items():
-        keypoints = fill_short_gaps(to_classifier_rate(track, np.arange(len(track)) / fps).keypoints)
+        keypoints = fill_short_gaps(_classifier_rate_keypoints(track, fps))
         height = np.median(np.ptp(keypoints[:, :, 1], axis=1))
         keypoints[..., :2] += rng.normal(0.0, jitter * height, keypoints[..., :2].shape).astype(np.float32)
         probs = classifier.predict(features_for_windows(np.ascontiguousarray(sliding_windows(keypoints))))
@@ -198,8 +203,7 @@ def main() -> None:
     print("with like; 'all views' is what training sees.")
     print(f"{'class':<15}{'statistic':<23}{'real':>22}{'simulated, same view':>24}{'simulated, all views':>24}")
     for name, (track, fps) in tracks.items():
-        track = to_classifier_rate(track, np.arange(len(track)) / fps).keypoints  # what the classifier reads
-        real = WindowStats.of(sliding_windows(track), CLASSIFIER_FPS)
+        real = WindowStats.of(sliding_windows(_classifier_rate_keypoints(track, fps)), CLASSIFIER_FPS)
         sim = WindowStats.of(simulated_windows(CLASS_INDEX[name], args.clips, args.seed), COMPARE_FPS)
         view = np.nanmedian(real.values["shoulder_width"])
         same = sim.subset(np.abs(sim.values["shoulder_width"] - view) < 0.12)

@@ -48,6 +48,9 @@ MIN_VISIBLE = 0.6
 # new action only teaches the model noise; half a window of the action is enough to recognise it, so the
 # model (and its labels over time) trails a change of action by about half a window.
 SETTLED_FRAMES = WINDOW // 2
+# Samples between the windows of one procedural clip unless told otherwise; the held-out simulated set is cut
+# so. Training passes its own (`python -m models.train --clip-stride`).
+CLIP_STRIDE = 4.0
 _HIPS = [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]
 _ANKLES = [JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]]
 
@@ -92,8 +95,8 @@ class _ClipJob:
 
     seed: tuple[int, int]
     label: int
+    stride: float  # samples between the windows cut from the clip
     motion: Motion | None = None  # a mocap clip to film; None means synthesise procedurally
-    stride: float = 4.0
 
 
 def film(
@@ -188,7 +191,7 @@ def generate_windows(
     mocap: bool = True,
     workers: int = 1,
     mocap_dir: Path | None = None,
-    stride: float = 4.0,
+    stride: float = CLIP_STRIDE,
 ) -> WindowSet:
     """`n_windows` labelled windows, as balanced over the seven classes as the counts allow.
 
@@ -228,12 +231,12 @@ def generate_windows(
             for label in range(NUM_CLASSES):
                 # Procedural clips yield ~160/stride windows of their class: plan jobs for the shortfall.
                 for _ in range(int(np.ceil(max(need_proc[label], 0) / (160 / stride)))):
-                    jobs.append(_ClipJob((seed, counter), label, stride=stride))
+                    jobs.append(_ClipJob((seed, counter), label, stride))
                     counter += 1
                 for _ in range(int(np.ceil(max(need_mocap[label], 0) / 40))):
                     rng = np.random.default_rng([seed, counter])
                     clip = pools[label][rng.integers(len(pools[label]))]
-                    jobs.append(_ClipJob((seed, counter), label, clip, stride=3.0))
+                    jobs.append(_ClipJob((seed, counter), label, stride=3.0, motion=clip))
                     counter += 1
             results = list(executor.map(_run_job, jobs, chunksize=4)) if executor else [_run_job(j) for j in jobs]
             before = counts["mocap"].copy()
