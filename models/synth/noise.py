@@ -111,10 +111,23 @@ def _bursts(
     return mask
 
 
-def _person_height(points: np.ndarray) -> float:
+def person_height(points: np.ndarray) -> float:
     """Median extent of the skeleton in the image, the yardstick for every pixel-sized error."""
     extent = np.linalg.norm(points.max(axis=1) - points.min(axis=1), axis=-1)
     return float(max(np.median(extent), 1.0))
+
+
+def self_occlusion(depth: np.ndarray) -> np.ndarray:
+    """(T, 17) from 0 to 1: how far each joint is hidden by the body itself.
+
+    A joint 15 cm or more behind the torso's mid-plane (the far arm in profile) counts as fully hidden;
+    the face counts as hidden when it is turned away from the camera (nose behind the ears).
+    """
+    torso_depth = depth[:, _SHOULDERS + _HIPS].mean(axis=1, keepdims=True)
+    occlusion = np.clip((depth - torso_depth) / 0.15, 0.0, 1.0)
+    away = np.clip((depth[:, 0] - depth[:, _EARS].mean(axis=1)) / 0.05, 0.0, 1.0)
+    occlusion[:, :5] = np.maximum(occlusion[:, :5], away[:, None])
+    return occlusion
 
 
 def simulate_estimator(
@@ -141,15 +154,11 @@ def simulate_estimator(
     depth = np.asarray(depth, dtype=np.float64)
     n = len(points)
     width, height = image_size
-    size = _person_height(points)
+    size = person_height(points)
     xy = points.copy()
 
-    # Self-occlusion: joints behind the torso's mid-plane (the far arm in profile) and faces turned away.
-    torso_depth = depth[:, _SHOULDERS + _HIPS].mean(axis=1, keepdims=True)
+    occlusion = self_occlusion(depth)
     shoulder_3d_width = np.abs(depth[:, _SHOULDERS[0]] - depth[:, _SHOULDERS[1]])
-    occlusion = np.clip((depth - torso_depth) / 0.15, 0.0, 1.0)
-    away = np.clip((depth[:, 0] - depth[:, _EARS].mean(axis=1)) / 0.05, 0.0, 1.0)
-    occlusion[:, :5] = np.maximum(occlusion[:, :5], away[:, None])
 
     # Fast joints blur: speed in person-heights per frame.
     speed = np.zeros((n, NUM_JOINTS))

@@ -325,9 +325,13 @@ def _contrasting_style(rng: np.random.Generator, background: np.ndarray, attempt
     return style
 
 
-def _place(person: PersonSpec, n_frames: int, fps: float, camera: Camera, style: FigureStyle,
-           lighting: Lighting) -> _Placed:
-    """Resample, re-centre, turn and move a person's motion, then precompute their figure and visible joints."""
+def placed_joints(person: PersonSpec, n_frames: int, fps: float) -> tuple[np.ndarray, np.ndarray]:
+    """A person's 3D joints and labels in scene coordinates for each of `n_frames` frames at `fps`.
+
+    The motion is resampled, re-centred on its median hip position with its feet on the floor, turned by
+    the person's yaw and moved along their path; a motion shorter than the scene holds its last frame.
+    Returns (F, 17, 3) float64 joints in metres and (F,) labels.
+    """
     motion = person.motion if abs(person.motion.fps - fps) < 1e-6 else person.motion.resample(fps)
     if len(motion) == 0:
         raise ValueError("a person's motion has no frames")
@@ -342,6 +346,13 @@ def _place(person: PersonSpec, n_frames: int, fps: float, camera: Camera, style:
     turn = np.array([[np.cos(yaw), 0, np.sin(yaw)], [0, 1, 0], [-np.sin(yaw), 0, np.cos(yaw)]])
     joints = joints @ turn.T
     joints[..., [0, 2]] += _path_positions(person.path, np.arange(n_frames) / fps)[:, None]
+    return joints, labels
+
+
+def _place(person: PersonSpec, n_frames: int, fps: float, camera: Camera, style: FigureStyle,
+           lighting: Lighting) -> _Placed:
+    """Place a person's motion in the scene, then precompute their figure and visible joints."""
+    joints, labels = placed_joints(person, n_frames, fps)
     figure = figure_frames(joints, camera, style, lighting)
     width, height = camera.image_size
     x, y = figure.keypoints[..., 0], figure.keypoints[..., 1]
