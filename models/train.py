@@ -21,8 +21,9 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, WeightAveraging
 from lightning.pytorch.loggers import CSVLogger
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from har_core.action_net import ActionEnsemble, ActionLSTM
 from har_core.classifier import DEFAULT_CHECKPOINT, save_checkpoint
@@ -95,15 +96,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--patience", type=int, default=5, help="early-stopping patience in epochs (val_loss)")
+    parser.add_argument("--ema", type=float, default=0.999,
+                        help="decay of a moving average of the weights, updated every step; the average is what is "
+                             "validated and kept (0 = the weights of the last step)")
     parser.add_argument("--no-mocap", action="store_true", help="procedural motion only (no ../shared mocap)")
     parser.add_argument("--workers", type=int, default=2, help="processes generating data")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to write")
     parser.add_argument("--tiny", action="store_true", help="a few hundred windows, one epoch (tests)")
     if parser.parse_args(argv).tiny:  # toy-size defaults; options given explicitly still win
-        parser.set_defaults(windows=700, val_windows=140, epochs=1, batch_size=8, lr=1e-2)
+        parser.set_defaults(windows=700, val_windows=140, epochs=1, batch_size=8, lr=1e-2, ema=0.9)
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error("--members must be at least 1")
+    if not 0 <= args.ema < 1:
+        parser.error("--ema must be at least 0 and below 1")
     return args
 
 
@@ -127,7 +133,8 @@ def train_member(args: argparse.Namespace, seed: int, max_minutes: float) -> Mem
             devices=1,
             deterministic=True,
             logger=logger,
-            callbacks=[best, EarlyStopping(monitor="val_loss", mode="min", patience=args.patience)],
+            callbacks=[best, EarlyStopping(monitor="val_loss", mode="min", patience=args.patience),
+                       *([WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(args.ema))] if args.ema else [])],
             enable_progress_bar=sys.stderr.isatty(),
             enable_model_summary=False,
             log_every_n_steps=10,
@@ -157,7 +164,7 @@ def train(args: argparse.Namespace, command: str) -> TrainResult:
     first = members[0]
     metadata = {
         "hyperparameters": {**first.hparams, "batch_size": args.batch_size, "max_epochs": args.epochs,
-                            "patience": args.patience, "clip_stride": args.clip_stride},
+                            "patience": args.patience, "clip_stride": args.clip_stride, "ema": args.ema},
         "training_data": first.data_summary,  # every member draws the same amounts from its own seed
         "training": {
             "seed": args.seed,

@@ -131,3 +131,19 @@ def test_each_ensemble_member_is_the_single_run_of_its_seed(tiny_run: Path, tmp_
     member = ActionClassifier.load(tiny_run).net.members[1]
     for name, tensor in alone.net.state_dict().items():
         torch.testing.assert_close(member.state_dict()[name], tensor, rtol=0, atol=0)
+
+
+def test_the_moving_average_of_the_weights_is_what_is_kept(tmp_path: Path) -> None:
+    """Same seed and data with and without `--ema`: the averaged checkpoint differs from the last step's weights,
+    and the config records the decay. A decay of 1 would never move from the initial weights and is refused."""
+    nets = {}
+    for ema in ("0", "0.9"):
+        out = tmp_path / f"ema-{ema}"
+        assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", "3", "--ema", ema,
+                           "--out", str(out)]) == 0
+        assert json.loads((out / "config.json").read_text())["hyperparameters"]["ema"] == float(ema)
+        nets[ema] = ActionClassifier.load(out).net.state_dict()
+    assert nets["0"].keys() == nets["0.9"].keys()
+    assert any(not torch.equal(nets["0"][name], nets["0.9"][name]) for name in nets["0"])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--ema", "1"])
