@@ -57,6 +57,17 @@ def test_gap_stats_measures_offsets_swaps_and_collapses() -> None:
     assert stats.spread["hip"] == pytest.approx(0.0, abs=1e-9)  # ... not frame-to-frame error
 
 
+def test_mixups_are_judged_only_where_both_joints_are_in_the_image() -> None:
+    clip = standing_clip()
+    in_image = clip.in_image.copy()
+    in_image[3, LW] = False  # the exchanged frame's left wrist is outside the picture
+    clip = RenderedClip(**{**clip.__dict__, "in_image": in_image})
+    estimate = clip.truth.copy()
+    estimate[3, [LW, RW]] = estimate[3, [RW, LW]]
+    stats = gap_stats([clip], [with_scores(estimate)])
+    assert stats.swap["wrist"] == 0.0
+
+
 def test_simulated_estimate_without_noise_is_the_truth_at_the_sampled_frames() -> None:
     clip = standing_clip()
     clip = RenderedClip(**{**clip.__dict__, "sampled": np.array([0, 4, 8])})

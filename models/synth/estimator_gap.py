@@ -168,7 +168,7 @@ def gap_stats(clips: Sequence[RenderedClip], estimates: Sequence[np.ndarray]) ->
         score.append(estimate[:, :, 2])
         hidden.append(self_occlusion(clip.depth)[clip.sampled])
         in_image.append(clip.in_image[clip.sampled])
-        swapped, collapsed, valid = _mixups(truth, estimate, height)
+        swapped, collapsed, valid = _mixups(truth, clip.in_image[clip.sampled], estimate, height)
         swap.append(swapped)
         collapse.append(collapsed)
         judged.append(valid)
@@ -193,7 +193,9 @@ def gap_stats(clips: Sequence[RenderedClip], estimates: Sequence[np.ndarray]) ->
                     stats_spread, stats_swap, stats_collapse)
 
 
-def _mixups(truth: np.ndarray, estimate: np.ndarray, height: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _mixups(
+    truth: np.ndarray, in_image: np.ndarray, estimate: np.ndarray, height: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per frame and joint group: left and right exchanged, one put on the other's place, and judged at all.
 
     Judged where both joints are in the image's truth and at least `MIN_SEPARATION` apart.
@@ -208,7 +210,8 @@ def _mixups(truth: np.ndarray, estimate: np.ndarray, height: float) -> tuple[np.
         left_across, right_across = on_other(left, right), on_other(right, left)
         swapped[:, g] = left_across & right_across
         collapsed[:, g] = left_across ^ right_across
-        judged[:, g] = np.linalg.norm(truth[:, left] - truth[:, right], axis=-1) / height >= MIN_SEPARATION
+        apart = np.linalg.norm(truth[:, left] - truth[:, right], axis=-1) / height >= MIN_SEPARATION
+        judged[:, g] = apart & in_image[:, left] & in_image[:, right]
     return swapped, collapsed, judged
 
 

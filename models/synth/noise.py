@@ -120,8 +120,10 @@ def person_height(points: np.ndarray) -> float:
 def self_occlusion(depth: np.ndarray) -> np.ndarray:
     """(T, 17) from 0 to 1: how far each joint is hidden by the body itself.
 
-    A joint 15 cm or more behind the torso's mid-plane (the far arm in profile) counts as fully hidden;
-    the face counts as hidden when it is turned away from the camera (nose behind the ears).
+    A joint 15 cm or more behind the mean depth of the shoulders and hips (the far arm in profile) counts as
+    fully hidden; the face counts as hidden when it is turned away from the camera (nose behind the ears).
+    Depth is along the camera's axis, so a camera looking down on a person also puts the hips (and legs) a few
+    centimetres "behind": they lose a little score, as far, small joints do.
     """
     torso_depth = depth[:, _SHOULDERS + _HIPS].mean(axis=1, keepdims=True)
     occlusion = np.clip((depth - torso_depth) / 0.15, 0.0, 1.0)
