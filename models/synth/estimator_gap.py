@@ -124,8 +124,6 @@ def render_clips(
         for k in range(n_per_class):
             rng = np.random.default_rng([seed, label, k])
             person, camera = eval_scene(rng, label, seconds, IMAGE_SIZE, FPS, 90.0)
-            n_frames = max(1, round(seconds * FPS))
-            depth = camera.depth(placed_joints(person, n_frames, FPS)[0])
             truth, in_image, sampled, estimate = [], [], [], []
             for frame in render_scene([person], camera, FPS, seconds, seed=int(rng.integers(2**31))):
                 truth.append(frame.keypoints[0, :, :2])
@@ -133,6 +131,7 @@ def render_clips(
                 if frame.index % every == 0:
                     sampled.append(frame.index)
                     estimate.append(_nearest_person(backend([frame.image])[0].keypoints, frame.keypoints[0, :, :2]))
+            depth = camera.depth(placed_joints(person, len(truth), FPS)[0])  # the frames render_scene drew
             clips.append(RenderedClip(label, float(camera.yaw_deg), np.array(truth), depth, np.array(in_image),
                                       np.array(sampled), np.array(estimate, dtype=np.float32)))
     return clips
@@ -166,7 +165,7 @@ def gap_stats(clips: Sequence[RenderedClip], estimates: Sequence[np.ndarray]) ->
             offset.append(np.linalg.norm(clip_offset, axis=-1))
             spread.append(np.linalg.norm(residual[found[-1]] - clip_offset, axis=-1))
         score.append(estimate[:, :, 2])
-        hidden.append(self_occlusion(clip.depth)[clip.sampled])
+        hidden.append(self_occlusion(clip.depth[clip.sampled]))
         in_image.append(clip.in_image[clip.sampled])
         swapped, collapsed, valid = _mixups(truth, clip.in_image[clip.sampled], estimate, height)
         swap.append(swapped)
@@ -222,12 +221,11 @@ def flip_rate(track: np.ndarray, min_score: float = 0.15) -> tuple[float, int]:
     motion between two samples at least twice as well as keeping it. Judged where both arms' joints score
     at least `min_score` and the wrists are at least 0.3 torso lengths apart.
     """
-    left, right = JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"]
-    arms = [JOINT_INDEX[name] for name in ("left_shoulder", "right_shoulder", "left_elbow", "right_elbow")]
-    shoulders = track[:, [JOINT_INDEX["left_shoulder"], JOINT_INDEX["right_shoulder"]], :2].mean(axis=1)
-    hips = track[:, [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]], :2].mean(axis=1)
+    left, right = _PAIRS["wrist"]
+    shoulders = track[:, list(_PAIRS["shoulder"]), :2].mean(axis=1)
+    hips = track[:, list(_PAIRS["hip"]), :2].mean(axis=1)
     torso = np.linalg.norm(shoulders - hips, axis=-1)
-    confident = track[:, [*arms, left, right], 2].min(axis=1) >= min_score
+    confident = track[:, [*_PAIRS["shoulder"], *_PAIRS["elbow"], left, right], 2].min(axis=1) >= min_score
     a, b = track[:, left, :2], track[:, right, :2]
     kept = np.linalg.norm(a[1:] - a[:-1], axis=-1) + np.linalg.norm(b[1:] - b[:-1], axis=-1)
     crossed = np.linalg.norm(a[1:] - b[:-1], axis=-1) + np.linalg.norm(b[1:] - a[:-1], axis=-1)
