@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test browser lint bench clean
+.PHONY: setup run test browser screenshot lint bench clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,11 @@ browser:
 
 test: setup browser
 	$(PY) -m pytest -q
+
+# The README's picture: the browser test's view of the results, copied only when asked for.
+screenshot: setup browser
+	$(PY) -m pytest -q tests/test_e2e_browser.py
+	cp test-artifacts/e2e/results.png docs/screenshot.png
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -20,6 +20,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from har_core.video import X264_PARAMS
+
 Draw = Callable[[int, int, int], np.ndarray]
 """draw(index, width, height) -> upright RGB picture, uint8 (height, width, 3)."""
 
@@ -134,7 +136,9 @@ def make_video(
         stream.codec_context.thread_count = 1  # same bytes on every machine, so byte offsets in tests hold
         if tag:
             stream.codec_context.codec_tag = tag
-        if b_frames:
+        if encoder == "libx264":  # same bytes on every run and CPU (see X264_PARAMS)
+            stream.options = {"x264-params": X264_PARAMS, **({"bf": str(b_frames)} if b_frames else {})}
+        elif b_frames:
             stream.options = {"bf": str(b_frames)}
         time_base = _VFR_TIME_BASE if vfr else 1 / rate
         stream.codec_context.time_base = time_base

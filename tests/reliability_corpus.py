@@ -279,7 +279,7 @@ ERROR_CASES: tuple[Case, ...] = (
 """Files that must end in a specific one-line error, with nothing written."""
 
 RESULT_CASES: tuple[Case, ...] = (
-    Case("upload-cut-50", _cut_upload(0.5), None),
+    Case("upload-cut-60", _cut_upload(0.6), None),
     Case("upload-cut-90", _cut_upload(0.9), None),
     Case("odd-size", _scene(lambda p: person_video(p, size=(161, 121), codec="mpeg4"), "odd.avi"), None),
     Case("vfr", _scene(lambda p: person_video(p, vfr=True), "vfr.mkv"), None),
