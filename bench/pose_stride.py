@@ -1,11 +1,11 @@
 """What estimating poses on every Nth frame costs in accuracy and gains in speed (`--pose-every`).
 
-    python -m bench.pose_stride                    # strides 1, 2, 3 on 4 rendered clips per class (+ real-dev)
-    python -m bench.pose_stride --strides 1,2 --clips-per-class 2 --no-real-dev
+    python -m bench.pose_stride                    # strides 1, 2, 3 on 4 rendered clips per class (+ real clips)
+    python -m bench.pose_stride --strides 1,2 --clips-per-class 2 --no-real
 
 For each stride the whole pipeline runs on the model evaluation's rendered clips (the same seed as
-`python -m models.evaluate`, one action per clip, 640x480, 30 fps) and, when `../shared/data/real-dev` is
-present, on the real development clips. Printed per stride and set: clip-level accuracy (majority vote
+`python -m models.evaluate`, one action per clip, 640x480, 30 fps) and, when `../shared/data/real-dev` and
+`real-extra` are present, on every real clip (`models.real_footage.real_clips`). Printed per stride and set: clip-level accuracy (majority vote
 of the primary person's frame labels, as in the model card), frame-level accuracy (frames labelled with a
 class that name the clip's action), the share of frames whose label equals the first stride's run's, and
 frames per second over the set (wall time, everything included, models loaded once
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from har_core.skeleton import CLASSES
-from models.evaluate import EVAL_SEED, PIPELINE_SETTINGS, REAL_DEV_DIR, clip_vote, primary_labels, real_dev_videos
+from models.evaluate import EVAL_SEED, PIPELINE_SETTINGS, clip_vote, primary_labels
+from models.real_footage import real_clips
 from models.synth.scenes import render_eval_clips
 
 
@@ -64,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strides", default="1,2,3", help="comma-separated pose strides; the first is the reference")
     parser.add_argument("--clips-per-class", type=int, default=4, help="rendered clips per class")
-    parser.add_argument("--real-dev", type=Path, default=REAL_DEV_DIR, help="real development clips, if present")
-    parser.add_argument("--no-real-dev", action="store_true", help="skip the real development clips")
+    parser.add_argument("--no-real", action="store_true", help="skip the real clips (real-dev, real-extra)")
     args = parser.parse_args(argv)
     strides = [int(s) for s in args.strides.split(",")]
 
@@ -73,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         rendered = render_eval_clips(args.clips_per_class, EVAL_SEED, work / "rendered")
         sets = {"rendered": [(clip.video, clip.label) for clip in rendered]}
-        if not args.no_real_dev and args.real_dev.is_dir():
-            sets["real-dev"] = real_dev_videos(args.real_dev)
+        if not args.no_real and (real := real_clips()):
+            sets["real"] = [(clip.path, clip.label) for clip in real]
         print(f"{'set':10s} {'stride':>6s} {'clips':>5s} {'clip accuracy':>13s} {'frame accuracy':>14s} "
               f"{'frames as stride ' + str(strides[0]):>18s} {'frames/s':>9s}")
         for name, clips in sets.items():

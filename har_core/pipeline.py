@@ -301,7 +301,7 @@ def _timed(frames: Iterator[Frame], timer: _Timer) -> Iterator[Frame]:
 
 
 @dataclass
-class _PoseRun:
+class PoseRun:
     """What pass 1 leaves behind: every frame's tracked poses, frame times, frame size, the tracker's stats,
     and the pose stride it used (for summary.json)."""
 
@@ -396,7 +396,7 @@ def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBa
 
 
 def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backends: list[PoseBackend],
-               timer: _Timer, report: _ProgressReporter) -> _PoseRun:
+               timer: _Timer, report: _ProgressReporter) -> PoseRun:
     """Pass 1: decode, estimate poses in batches on parallel workers, track; only keypoints are kept, never frames."""
     log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
     size = _fitted(info.width, info.height, settings.max_side)
@@ -425,7 +425,7 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
                     previous = (item.frame.index, tracked)
                 timer.add("tracking", started)
                 report("pose", len(times), max(info.frame_count, len(times)))
-    return _PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker, every)
+    return PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker, every)
 
 
 def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisSettings, log: PoseLog,
@@ -525,6 +525,20 @@ def _publish(staging: Path, out_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         raise OutputError(f"Cannot move the results into {out_dir}: {exc.strerror or exc}.") from exc
+
+
+def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
+                   progress: Callable[[Progress], None] | None = None) -> PoseRun:
+    """Pass 1 alone (decode, pose, track), exactly as `analyze` runs it, without classifying or writing.
+
+    For evaluations that classify the same tracks with several action models: the tracks do not depend on
+    the model, and pass 1 is nearly all of an analysis's cost.
+    """
+    settings = settings or AnalysisSettings()
+    _check_settings(settings)
+    info = probe(Path(video))
+    _check_limits(info, settings)
+    return _pose_pass(Path(video), info, settings, _load_pose_backends(settings), _Timer(), _ProgressReporter(progress))
 
 
 def analyze(

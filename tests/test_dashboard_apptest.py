@@ -236,9 +236,13 @@ def test_model_page_shows_the_model_card() -> None:
     members = json.loads((DEFAULT_CHECKPOINT / "config.json").read_text()).get("members", 1)
     assert (f"ensemble of {members} networks" in at.caption[0].value) == (members > 1)
     assert any(s.value == "Classes" for s in at.subheader)
-    # The shipped card describes the shipped checkpoint: its accuracies are shown, no stale-card warning.
+    # The shipped card describes the shipped checkpoint: its accuracies are shown, no stale-card warning, and
+    # the real-footage figures lead, before the simulated and rendered diagnostics.
     labels = [metric.label for metric in at.metric]
+    assert labels[:3] == ["clip accuracy, all real clips", "clip accuracy, decide part", "clip accuracy, confirm part"]
     assert "accuracy, simulated windows" in labels and "accuracy, rendered clips" in labels
+    assert "real dev" not in " ".join(labels)
+    assert [s.value for s in at.subheader][:2] == ["Real footage", "Diagnostics"]
     assert not at.warning
 
 

@@ -93,7 +93,7 @@ def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
 
 def test_evaluate_writes_the_card(tiny_run: Path, tmp_path: Path) -> None:
     argv = ["--checkpoint", str(tiny_run), "--out", str(tmp_path), "--sim-windows", "140", "--no-mocap",
-            "--render-clips", "0", "--no-real-dev", "--workers", "1", "--compare", str(tiny_run)]
+            "--render-clips", "0", "--no-real", "--workers", "1", "--compare", str(tiny_run)]
     assert evaluate.main(argv) == 0
     card = (tmp_path / "model_card.md").read_text()
     for heading in ("## Model", "## Data sources and licences", "## Summary", "## Per-class precision and recall",

@@ -19,8 +19,8 @@ MODEL_CARD = DEFAULT_CHECKPOINT.parent / "model_card.md"
 METRICS_FILE = DEFAULT_CHECKPOINT / "metrics.csv"
 CONFUSION_FILE = MODEL_CARD.parent / "confusion_matrix.png"
 EVALUATION_FILE = MODEL_CARD.parent / "metrics.json"
-HEADLINE_SETS = {"simulated": "simulated windows", "mocap": "real mocap windows", "rendered": "rendered clips",
-                 "real_dev": "real dev clips"}
+DIAGNOSTIC_SETS = {"simulated": "simulated windows", "mocap": "real mocap windows", "rendered": "rendered clips"}
+REAL_PARTS = {"all": "all real clips", "decide": "decide part", "confirm": "confirm part"}
 CLASS_NOTES = {
     "JUMPING": "jumping on the spot or forward",
     "JUMPING_JACKS": "jumping jacks (star jumps)",
@@ -48,11 +48,28 @@ def _evaluation(model_id: str) -> dict | None:
     return evaluation if evaluation.get("model_id") == model_id else None
 
 
-def _headline_metrics(evaluation: dict) -> dict[str, float]:
-    """Accuracy on each evaluation set that was run, under a short name."""
+def _diagnostic_metrics(evaluation: dict) -> dict[str, float]:
+    """Accuracy on each simulated or rendered evaluation set that was run, under a short name."""
     results = evaluation.get("results") or {}
-    return {label: float(results[key]["accuracy"]) for key, label in HEADLINE_SETS.items()
+    return {label: float(results[key]["accuracy"]) for key, label in DIAGNOSTIC_SETS.items()
             if results.get(key, {}).get("accuracy") is not None}
+
+
+def _real_footage(real: dict) -> None:
+    """Clip accuracy on real footage with its interval: overall and per part, then per source and class."""
+    summaries = real["summaries"]
+    headline = {"all": summaries["all"][0], **{row["group"]: row for row in summaries.get("part", [])}}
+    tiles = [(label, headline[key]) for key, label in REAL_PARTS.items() if key in headline]
+    for column, (label, row) in zip(st.columns(len(tiles)), tiles, strict=True):
+        column.metric(f"clip accuracy, {label}", f"{row['accuracy']:.0%}", border=True,
+                      help=f"{row['right']} of {row['clips']} clips; 90% interval {row['low']:.0%}–{row['high']:.0%}; "
+                           f"frame accuracy {row['frame_accuracy']:.0%}")
+    rows = [{"by": key, "group": row["group"], "clips": row["clips"], "right": row["right"],
+             "clip accuracy": row["accuracy"], "90% low": row["low"], "90% high": row["high"],
+             "frame accuracy": row["frame_accuracy"]} for key in ("source", "class") for row in summaries.get(key, [])]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={name: st.column_config.NumberColumn(format="%.2f")
+                                for name in ("clip accuracy", "90% low", "90% high", "frame accuracy")})
 
 
 def _classes_table() -> None:
@@ -80,9 +97,18 @@ evaluation = _evaluation(str(config.get("model_id")))
 if evaluation is None:
     st.warning("The model card does not describe this checkpoint: run `python -m models.evaluate`.")
 else:
-    metrics = _headline_metrics(evaluation)
+    st.subheader("Real footage", anchor=False)
+    if "real_footage" in evaluation:
+        _real_footage(evaluation["real_footage"])
+        st.caption("The measure: real clips through the whole pipeline (model card, \"Real footage\"). Choices are "
+                   "made on the decide part only; the confirm part checks them.")
+    else:
+        st.info("No real clips were scored for this card (they are read from ../shared/data when present).")
+    st.subheader("Diagnostics", anchor=False)
+    metrics = _diagnostic_metrics(evaluation)
     for column, (name, value) in zip(st.columns(max(len(metrics), 1)), metrics.items(), strict=False):
         column.metric(f"accuracy, {name}", f"{value:.1%}", border=True)
+    st.caption("Simulated and rendered data: useful to find faults, not a claim about real video.")
 if config.get("placeholder"):
     st.warning("This checkpoint is marked as a placeholder: its predictions are not meaningful yet.")
 
