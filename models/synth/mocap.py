@@ -4,14 +4,19 @@ Motion capture is real human movement: training on it (and validating on held-ou
 classifier from learning only the procedural synthesiser's habits. The data lives outside the repository
 (../shared/data/mocap, see its README for formats and licences); nothing here is needed at inference.
 
-Held-out split (used by `dataset.mocap_validation_windows`, never in training):
-- CMU trial 14_20 (every exercise in it, including jumping jacks), HDM05 actor "tr" (hops 034-036),
-  and the last 30% of the CMU walk (16_11).
-Everything else is training data: CMU 13_29, 13_30, 13_31, 14_14, HDM05 actors bd, bk, dg, mm, the first
-70% of the walk, and the whole CMU wave (141_16). The wave holds only 1.5 s of waving: a held-out part
-short enough to leave training windows would be shorter than one 32-frame window, so the held-out set
-has no one-hand waving. The wave is labelled WAVING_1HAND only while the hand is raised
-(`label_raised_hand`); raising the arm and the 0.8 s with the arm down at the end are OTHER.
+Held-out split (used by `dataset.mocap_validation_windows`, never in training), by person where the data
+allow it:
+- CMU trial 14_20 (every exercise in it, including jumping jacks; subject 14's other trials train), HDM05
+  actor "tr" (hops 034-036 and every `more/` trial of tr), and CMU subjects 16 (the walk 16_11 and the
+  jumps 16_01-16_10), 124 (throws) and 10 (soccer run-ups and kicks), whole.
+Everything else is training data: CMU 13_29, 13_30, 13_31, 14_14, HDM05 actors bd, bk, dg, mm, the whole
+CMU wave (141_16), and the `more/` trials of the other CMU subjects (13, 14, 118, 07, 09, 131, 135, 64, 88)
+and HDM05 actors. The wave holds only 1.5 s of waving: a held-out part short enough to leave training
+windows would be shorter than one 32-frame window, so the held-out set has no one-hand waving. The wave is
+labelled WAVING_1HAND only while the hand is raised (`label_raised_hand`); raising the arm and the 0.8 s
+with the arm down at the end are OTHER.
+Jumping trials are labelled JUMPING only around each jump (`label_jumps`), the traffic signalling trial
+13_26 by the times of its waves (`TRIAL_INTERVALS`); 88_11 (stretches with small hops) is left out.
 CMU trial 14_06 is listed in zTrue.dat but its .amc is absent.
 """
 
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from har_core.errors import HarError
 from har_core.skeleton import CLASS_INDEX, JOINT_INDEX, NUM_JOINTS
@@ -30,13 +36,23 @@ from models.synth.motion import Motion, concatenate, face_points
 INCH = 0.0254
 J_WRIST = (JOINT_INDEX["left_wrist"], JOINT_INDEX["right_wrist"])
 J_SHOULDER = (JOINT_INDEX["left_shoulder"], JOINT_INDEX["right_shoulder"])
+J_HIP = [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]
+J_ANKLE = [JOINT_INDEX["left_ankle"], JOINT_INDEX["right_ankle"]]
 # Torso (hip midpoint to shoulder midpoint) of the 1.75 m adult the face offsets are written for.
 _NOMINAL_TORSO = 0.29 * 1.75
 CMU_LABELS = {"JumpJack": CLASS_INDEX["JUMPING_JACKS"], "Box": CLASS_INDEX["BOXING"]}  # the rest are OTHER
 CMU_FRAMES_PER_LABEL = 12
 VALIDATION_CMU_TRIALS = ("14_20",)
+VALIDATION_CMU_SUBJECTS = ("16", "124", "10")  # people held out whole (their `more/` trials and the 16_11 walk)
 VALIDATION_HDM05_ACTORS = ("tr",)
-VALIDATION_TAIL = 0.3  # share at the end of the CMU walk kept for validation
+# more/ trials that fit no class throughout: 88_11 interleaves stretches with many small hops.
+EXCLUDED_TRIALS = ("88_11",)
+# Per-frame labels of multi-action trials, seconds after the (dropped) T-pose frame; OTHER elsewhere. 13_26
+# directs traffic: two-hand waves, a raised-arms stop signal (OTHER), a right-hand wave, pointing.
+TRIAL_INTERVALS = {"13_26": ((0.3, 2.4, "WAVING_2HANDS"), (8.8, 11.4, "WAVING_1HAND"))}
+JUMP_HIP_MARGIN = 0.06  # metres the hips leave their standing height in a jump (countermovement or flight)
+JUMP_LIFT = 0.1  # metres both ankles rise above the floor in flight (a tiptoe lifts them ~0.05-0.08)
+JUMP_PAD = 0.2  # seconds kept JUMPING either side of a jump: the arm swing before, the landing after
 RAISED_HAND_MARGIN = 0.1  # metres below the shoulder a waving wrist may dip
 
 # COCO joint -> (bone, end): ASF bones run from their parent's end to their own end.
@@ -48,7 +64,30 @@ ASF_COCO = {
     "knee": ("femur", "end"),
     "ankle": ("tibia", "end"),
 }
-BVH_COCO = {"shoulder": "Arm", "elbow": "ForeArm", "wrist": "Hand", "hip": "UpLeg", "knee": "Leg", "ankle": "Foot"}
+# BVH joint names of each COCO joint, per skeleton flavour: {COCO joint: (left name, right name)}. The CMU
+# (MotionBuilder-style) names come with the ASF's units; the DAZ-style conversions are in centimetres.
+BVH_SKELETONS = {
+    "cmu": {
+        "shoulder": ("LeftArm", "RightArm"),
+        "elbow": ("LeftForeArm", "RightForeArm"),
+        "wrist": ("LeftHand", "RightHand"),
+        "hip": ("LeftUpLeg", "RightUpLeg"),
+        "knee": ("LeftLeg", "RightLeg"),
+        "ankle": ("LeftFoot", "RightFoot"),
+        "head": ("Head", "Head"),
+    },
+    "daz": {
+        "shoulder": ("lShldr", "rShldr"),
+        "elbow": ("lForeArm", "rForeArm"),
+        "wrist": ("lHand", "rHand"),
+        "hip": ("lThigh", "rThigh"),
+        "knee": ("lShin", "rShin"),
+        "ankle": ("lFoot", "rFoot"),
+        "head": ("head", "head"),
+    },
+}
+# The cgspeed BVH conversions keep the ASF's unit (1/0.45 inch) in CMU naming and use centimetres in DAZ naming.
+CGSPEED_METRES_PER_UNIT = {"cmu": INCH / 0.45, "daz": 0.01}
 
 
 class MocapError(HarError):
@@ -312,25 +351,50 @@ def bvh_positions(joints: list[BvhJoint], values: np.ndarray) -> tuple[np.ndarra
     return positions, rotations
 
 
+def bvh_flavour(joints: list[BvhJoint]) -> str:
+    """Which BVH_SKELETONS naming a skeleton uses ("cmu" or "daz")."""
+    names = {j.name for j in joints}
+    for flavour, table in BVH_SKELETONS.items():
+        if all(name in names for pair in table.values() for name in pair):
+            return flavour
+    raise MocapError("BVH skeleton has neither CMU (LeftArm, Head, ...) nor DAZ (lShldr, head, ...) joint names")
+
+
 def bvh_to_coco(joints: list[BvhJoint], values: np.ndarray, metres_per_unit: float) -> np.ndarray:
-    """(T, 17, 3) COCO-17 joints in metres from a BVH skeleton using CMU joint names (LeftArm, Head, ...)."""
+    """(T, 17, 3) COCO-17 joints in metres from a BVH skeleton with CMU or DAZ joint names (`BVH_SKELETONS`)."""
+    table = BVH_SKELETONS[bvh_flavour(joints)]
     positions, rotations = bvh_positions(joints, values)
     index = {j.name: k for k, j in enumerate(joints)}
     out = np.zeros((len(values), NUM_JOINTS, 3))
-    try:
-        for side, prefix in (("left", "Left"), ("right", "Right")):
-            for joint, name in BVH_COCO.items():
-                out[:, JOINT_INDEX[f"{side}_{joint}"]] = positions[:, index[prefix + name]] * metres_per_unit
-        head = index["Head"]
-    except KeyError as err:
-        raise MocapError(f"BVH skeleton lacks joint {err}; CMU joint names are expected") from None
+    for joint, names in table.items():
+        if joint != "head":
+            for side, name in zip(("left", "right"), names):
+                out[:, JOINT_INDEX[f"{side}_{joint}"]] = positions[:, index[name]] * metres_per_unit
+    head = index[table["head"][0]]
     out[:, :5] = face_points(positions[:, head] * metres_per_unit, rotations[:, head], _face_scale(out))
     return out
 
 
-def load_bvh(path: Path, labels: np.ndarray | int, source: str, metres_per_unit: float | None = None) -> Motion:
-    """A Motion from a BVH file; the unit is guessed from the skeleton size unless given."""
+def load_bvh(
+    path: Path,
+    labels: np.ndarray | int,
+    source: str,
+    metres_per_unit: float | None = None,
+    *,
+    cgspeed: bool = False,
+) -> Motion:
+    """A Motion from a BVH file; the unit is guessed from the skeleton size unless given.
+
+    `cgspeed` reads a cgspeed conversion of the CMU database: its first frame is a T-pose reference frame that
+    is no part of the motion (dropped: a snap out of it would look like a very fast movement), and its unit
+    follows the skeleton flavour (`CGSPEED_METRES_PER_UNIT`).
+    """
     joints, values, frame_time = parse_bvh(path)
+    if cgspeed:
+        if len(values) < 2:
+            raise MocapError(f"{Path(path).name} has no frame after its T-pose frame")
+        values = values[1:]
+        metres_per_unit = metres_per_unit or CGSPEED_METRES_PER_UNIT[bvh_flavour(joints)]
     if metres_per_unit is None:
         metres_per_unit = _guess_unit(bvh_to_coco(joints, values[:1], 1.0))
     coco = bvh_to_coco(joints, values, metres_per_unit)
@@ -419,11 +483,105 @@ def cmu_labels(mocap_dir: Path) -> dict[str, np.ndarray]:
     return out
 
 
+def label_jumps(motion: Motion) -> Motion:
+    """Label a jumping trial per frame: JUMPING around each jump, OTHER while the person stands before, between
+    and after them (the CMU single-jump trials stand still for most of their 3-7 s, and standing is OTHER).
+
+    A jump is a stretch where the hip midpoint is more than JUMP_HIP_MARGIN from its standing height (the
+    clip's median) that holds a flight (both ankles JUMP_LIFT above their floor level: a tiptoe reach or a
+    squat alone is not a jump); JUMP_PAD on either side keeps the countermovement and the landing.
+    """
+    joints = motion.joints
+    hips = joints[:, J_HIP, 1].mean(axis=1)
+    away = np.abs(hips - np.median(hips)) > JUMP_HIP_MARGIN
+    ankles = joints[:, J_ANKLE, 1].min(axis=1)
+    flight = ankles > np.percentile(ankles, 5) + JUMP_LIFT
+    runs, _ = ndimage.label(away)
+    jumps = np.isin(runs, np.unique(runs[away & flight]))
+    pad = max(1, round(JUMP_PAD * motion.fps))
+    jumps = ndimage.binary_dilation(jumps, np.ones(2 * pad + 1, dtype=bool))
+    labels = np.where(jumps, CLASS_INDEX["JUMPING"], CLASS_INDEX["OTHER"])
+    return Motion(motion.joints, motion.fps, labels, motion.source)
+
+
+def label_intervals(motion: Motion, intervals: tuple[tuple[float, float, str], ...]) -> Motion:
+    """Label a clip per frame from (start s, end s, class) intervals; OTHER outside them."""
+    seconds = np.arange(len(motion)) / motion.fps
+    labels = np.full(len(motion), CLASS_INDEX["OTHER"], dtype=np.int64)
+    for start, end, name in intervals:
+        labels[(seconds >= start) & (seconds < end)] = CLASS_INDEX[name]
+    return Motion(motion.joints, motion.fps, labels, motion.source)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One capture file of `more/`: its class folder, whose motion it is and the skeleton it needs."""
+
+    path: Path
+    label: int  # the class folder it sits in
+    source: str  # "cmu" or "hdm05"
+    subject: str  # CMU subject ("118", "07") or HDM05 actor ("mm")
+    name: str  # CMU trial ("13_26") or HDM05 file stem
+    skeleton: Path | None  # the ASF of an AMC file; None for BVH
+
+    @property
+    def validation(self) -> bool:
+        """Whether this person is held out (`VALIDATION_CMU_SUBJECTS`, `VALIDATION_HDM05_ACTORS`)."""
+        held_out = VALIDATION_CMU_SUBJECTS if self.source == "cmu" else VALIDATION_HDM05_ACTORS
+        return self.subject in held_out
+
+
+def more_trials(mocap_dir: Path) -> list[Trial]:
+    """The trials under `<mocap_dir>/more/<source>/<CLASS>/` (see its README), skipping EXCLUDED_TRIALS."""
+    trials = []
+    for source in ("cmu", "hdm05"):
+        base = Path(mocap_dir) / "more" / source
+        folders = sorted(f for f in base.iterdir() if f.name in CLASS_INDEX) if base.is_dir() else []
+        for folder in folders:
+            for path in sorted(folder.iterdir()):
+                if path.suffix.lower() not in (".amc", ".bvh"):
+                    continue
+                if source == "hdm05":  # HDM_<actor>_<class>_<take>_120.amc
+                    subject = path.stem.split("_")[1]
+                    name, skeleton = path.stem, base / "asf" / f"HDM_{subject}.asf"
+                else:  # 13_39.amc, 07_01-walk.amc (skeleton 07-walk.asf), cmu-13_26.bvh, 14_07.bvh
+                    found = re.search(r"(\d+)_(\d+)(-\w+)?", path.stem)
+                    if found is None:
+                        raise MocapError(f"{path.name}: no CMU trial number (subject_take) in the file name")
+                    subject, name = found.group(1), f"{found.group(1)}_{found.group(2)}"
+                    skeleton = base / "asf" / f"{subject}{found.group(3) or ''}.asf"
+                if name in EXCLUDED_TRIALS:
+                    continue
+                is_amc = path.suffix.lower() == ".amc"
+                trials.append(
+                    Trial(path, CLASS_INDEX[folder.name], source, subject, name, skeleton if is_amc else None)
+                )
+    return trials
+
+
+def load_trial(trial: Trial) -> Motion:
+    """A `more/` trial as a labelled Motion facing the default camera.
+
+    JUMPING trials are put in place (most CMU jumps travel forwards) and labelled per frame (`label_jumps`);
+    trials in TRIAL_INTERVALS get their per-frame labels from it; the rest carry their folder's class.
+    """
+    if trial.skeleton is not None:
+        motion = load_asf_amc(trial.skeleton, trial.path, trial.label, trial.source)
+    else:
+        motion = load_bvh(trial.path, trial.label, trial.source, cgspeed=True)
+    if trial.name in TRIAL_INTERVALS:
+        motion = label_intervals(motion, TRIAL_INTERVALS[trial.name])
+    elif trial.label == CLASS_INDEX["JUMPING"]:
+        motion = label_jumps(remove_travel(motion))
+    return face_forward(motion)
+
+
 def load_library(mocap_dir: Path, split: str) -> list[Motion]:
     """Every usable mocap clip of one split ("train" or "val"), as COCO-17 Motions at 120 fps.
 
-    CMU trials keep their per-frame labels; each HDM05 actor's hops are put in place and chained into one
-    jumping clip; the wave and walk BVH clips are cut 70/30 in time between the splits.
+    CMU exercise trials keep their per-frame labels; each HDM05 actor's hops are put in place and chained into
+    one jumping clip; the clips of `more/` are loaded by `load_trial`. The split is by person (module
+    docstring).
     """
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', got {split!r}")
@@ -450,14 +608,10 @@ def load_library(mocap_dir: Path, split: str) -> list[Motion]:
         ]
         if hops:
             clips.append(chain(hops))
-    for file, label in (("cmu_141_16.bvh", CLASS_INDEX["WAVING_1HAND"]), ("cmu_16_11.bvh", CLASS_INDEX["OTHER"])):
-        if not (root / "cmu" / file).exists():
-            continue
-        clip = face_forward(load_bvh(root / "cmu" / file, label, "cmu"))
-        if label == CLASS_INDEX["WAVING_1HAND"]:  # too short to split: 1.5 s of waving in all
-            if not val:
-                clips.append(label_raised_hand(clip))
-            continue
-        cut = round(len(clip) * (1 - VALIDATION_TAIL))
-        clips.append(clip.segment(cut, len(clip)) if val else clip.segment(0, cut))
+    wave, walk = root / "cmu" / "cmu_141_16.bvh", root / "cmu" / "cmu_16_11.bvh"
+    if wave.exists() and not val:  # 1.5 s of waving in all: too short to hold part of it out
+        clips.append(label_raised_hand(face_forward(load_bvh(wave, CLASS_INDEX["WAVING_1HAND"], "cmu"))))
+    if walk.exists() and val:  # subject 16 is held out
+        clips.append(face_forward(load_bvh(walk, CLASS_INDEX["OTHER"], "cmu")))
+    clips += [load_trial(trial) for trial in more_trials(root) if trial.validation == val]
     return clips
