@@ -30,6 +30,7 @@ except HarError as exc:  # e.g. HAR_RUNS_DIR not writable: say so instead of fai
 
 PAGES = [
     st.Page("pages/analyze.py", title="Analyze", icon=":material/play_circle:", default=True),
+    st.Page("pages/live.py", title="Live", icon=":material/videocam:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/model.py", title="Model", icon=":material/model_training:"),

@@ -305,3 +305,23 @@ def training_curves(metrics: pd.DataFrame) -> go.Figure:
                                          name=f"{name}{suffix}", marker={"size": 4}, line=line), row=1, col=col)
     fig.update_xaxes(title_text=x_name or "row")
     return _style(fig, height=360)
+
+
+def rolling_probabilities(times: np.ndarray, probs: np.ndarray, now_s: float, window_s: float,
+                          threshold: float | None = None) -> go.Figure:
+    """One person's class probabilities over the last `window_s` seconds of a live stream, newest on the right.
+
+    The x axis is seconds before `now_s` (fixed from -window_s to 0) so the chart scrolls instead of
+    rescaling; rows of NaN (warming up) leave gaps.
+    """
+    fig = go.Figure()
+    for index, name in enumerate(CLASSES):
+        fig.add_trace(go.Scatter(x=times - now_s, y=probs[:, index], mode="lines", name=name,
+                                 line={"color": CLASS_COLORS[name], "width": 2},
+                                 hovertemplate=f"{name} %{{y:.2f}}<extra></extra>"))
+    if threshold is not None:
+        fig.add_hline(y=threshold, line={"color": "#9AA0B4", "width": 1, "dash": "dash"})
+    fig.update_xaxes(range=[-window_s, 0], title_text="seconds ago", fixedrange=True)
+    fig.update_yaxes(range=[-0.02, 1.02], title_text="probability", fixedrange=True)
+    fig.update_layout(uirevision="live", hovermode="x unified")
+    return _style(fig, height=320)

@@ -24,6 +24,8 @@ CLASSIFIER_FPS = 30.0
 RATE_TOLERANCE = 0.025
 # Sample times this close to a video frame (as a share of the frame step) take that frame unchanged.
 _SNAP = 1e-3
+# A sample time is taken as at or after a frame once within this many seconds of it (float rounding).
+SAMPLE_EPSILON_S = 1e-9
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,40 @@ def to_classifier_rate(
         frames = np.arange(n)
         return RateConverted(keypoints, frames, frames)
     samples = times[0] + np.arange(_samples_in_span(times)) / CLASSIFIER_FPS
-    before = np.clip(np.searchsorted(times, samples + 1e-9, side="right") - 1, 0, n - 2)
-    step = times[before + 1] - times[before]
-    weight = np.clip((samples - times[before]) / np.where(step > 0, step, 1.0), 0.0, 1.0)
-    weight = np.where(weight < _SNAP, 0.0, np.where(weight > 1 - _SNAP, 1.0, weight))
+    before = np.clip(np.searchsorted(times, samples + SAMPLE_EPSILON_S, side="right") - 1, 0, n - 2)
+    weight = frame_weights(samples, times[before], times[before + 1])
     nearest = np.where(weight <= 0.5, before, before + 1)
-    first, second = keypoints[before], keypoints[before + 1]
+    out = blend_frames(keypoints[before], keypoints[before + 1], weight, threshold)
+    shown = np.clip(last_sample_index(times - times[0]), 0, len(samples) - 1)
+    return RateConverted(out, nearest, shown)
+
+
+def last_sample_index(elapsed_s: np.ndarray | float) -> np.ndarray:
+    """The index of the last classifier-rate sample at or before `elapsed_s` seconds after a track's first frame."""
+    return np.floor(np.asarray(elapsed_s) * CLASSIFIER_FPS + _SNAP).astype(np.int64)
+
+
+def frame_weights(samples: np.ndarray, before_s: np.ndarray | float, after_s: np.ndarray | float) -> np.ndarray:
+    """How far each sample time lies from the frame before it (0) to the frame after it (1), snapped.
+
+    Weights within `_SNAP` of 0 or 1 become exactly 0 or 1, so a sample that falls on a frame takes that
+    frame unchanged instead of an interpolation rounded differently.
+    """
+    step = np.asarray(after_s, dtype=np.float64) - before_s
+    weight = np.clip((samples - before_s) / np.where(step > 0, step, 1.0), 0.0, 1.0)
+    return np.where(weight < _SNAP, 0.0, np.where(weight > 1 - _SNAP, 1.0, weight))
+
+
+def blend_frames(first: np.ndarray, second: np.ndarray, weight: np.ndarray,
+                 threshold: float = KEYPOINT_THRESHOLD) -> np.ndarray:
+    """Keypoints (K, 17, 3) a share `weight` (K,) of the way from `first` to `second` (both (K, 17, 3)).
+
+    Joints seen in both frames are interpolated; others take the nearer frame's value, so a joint missed
+    in one frame never gets coordinates halfway to the origin. The one rule for the offline conversion
+    above and the live step (`har_core.live`), which meets its frames one at a time.
+    """
     both_seen = (first[..., 2] >= threshold) & (second[..., 2] >= threshold)
     w = weight[:, None, None].astype(np.float32)
     blended = first + (second - first) * w
-    out = np.where(both_seen[..., None], blended, keypoints[nearest])
-    shown = np.clip(np.floor((times - times[0]) * CLASSIFIER_FPS + _SNAP).astype(np.int64), 0, len(samples) - 1)
-    return RateConverted(out.astype(np.float32), nearest, shown)
+    nearer = np.where((weight <= 0.5)[:, None, None], first, second)
+    return np.where(both_seen[..., None], blended, nearer).astype(np.float32)

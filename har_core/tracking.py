@@ -119,6 +119,7 @@ class PoseTracker:
         if not fps > 0:
             raise VideoError(f"the video's frame rate must be positive to track people, got {fps}")
         self.fps = fps
+        self.lost_seconds = lost_seconds
         self.reentry_seconds = reentry_seconds
         self.reentry_distance = reentry_distance
         self._bytetrack = ByteTrackTracker(
