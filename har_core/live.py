@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from har_core.classifier import ActionClassifier
 from har_core.errors import HarError
@@ -61,6 +62,10 @@ class LiveSettings:
 
     fps: the stream's nominal frame rate when every frame is processed (a file); None samples by timestamps.
     pose_threads: LiteRT threads for MoveNet; a live step runs one frame at a time, so all of them.
+    torch_threads: torch's intra-op threads, set for the whole process when a recognizer is made. The LSTM
+        sees a few windows per frame, far too little work to share; with more threads torch's pool spins
+        against MoveNet's for the same cores and a step now and then took seconds instead of 20 ms
+        (bench/live.py, 2 cores under load: 95th percentile 2.2 s with 2 threads, 20 ms with 1).
     """
 
     backend: str = "movenet"
@@ -69,6 +74,7 @@ class LiveSettings:
     threshold: float = 0.5
     fps: float | None = None
     pose_threads: int = max(1, min(4, os.cpu_count() or 1))
+    torch_threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,7 @@ class LiveRecognizer:
         self.settings = settings or LiveSettings()
         if not 0.0 <= self.settings.threshold <= 1.0:
             raise HarError(f"The uncertainty threshold must be between 0 and 1, not {self.settings.threshold}.")
+        torch.set_num_threads(self.settings.torch_threads)
         self.backend = backend or self._load_backend()
         self.classifier = classifier or ActionClassifier.load(device=self.settings.device)
         self.annotators = annotators if annotators is not None else default_annotators()

@@ -25,6 +25,7 @@ import numpy as np
 from har_core.errors import OutputError
 from har_core.frame_rate import CLASSIFIER_FPS
 from har_core.live import LivePerson, LiveRecognizer, LiveResult, LiveSettings
+from har_core.pipeline import BackgroundEncoder
 from har_core.skeleton import NUM_CLASSES
 from har_core.video import H264Writer
 
@@ -69,21 +70,27 @@ class LiveSnapshot:
 
 
 class _Recording:
-    """One recording: an H264Writer opened on the first frame, frames placed at their own times."""
+    """One recording: received frames encoded in a background thread, each placed at its own time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer = H264Writer(path, CLASSIFIER_FPS, threads=RECORD_THREADS)
         self._writer.__enter__()
+        self._encoder = BackgroundEncoder(self._writer)
         self._start_s: float | None = None
 
     def write(self, image: np.ndarray, time_s: float) -> None:
         if self._start_s is None:
             self._start_s = time_s
-        self._writer.write(image, time_s - self._start_s)
+        self._encoder.write(image, time_s - self._start_s)
 
     def close(self) -> Path | None:
         """Finish the file; None (and no file) when not a single frame came."""
+        try:
+            self._encoder.finish()
+        except BaseException:
+            self._writer.__exit__(OutputError, None, None)
+            raise
         try:
             self._writer.__exit__(None, None, None)
         except OutputError:
@@ -130,10 +137,18 @@ class LiveStream:
             if folder is None:
                 self._close_recording()
 
-    def process(self, frames: Sequence[tuple[np.ndarray, float]]) -> np.ndarray:
+    @property
+    def recording(self) -> bool:
+        """Whether received frames are being kept (the caller then passes every frame to `process`)."""
+        with self._lock:
+            return self._record_dir is not None
+
+    def process(self, frames: Sequence[tuple[np.ndarray, float]], skipped: int = 0) -> np.ndarray:
         """Take the (RGB image, time_s) frames that arrived since the last call; return the newest annotated.
 
-        Older frames are recorded (when recording) and counted as dropped but not processed.
+        Older frames are recorded (when recording) and counted as dropped but not processed. `skipped`
+        counts further frames that arrived before them and were never converted to images (a caller that
+        is not recording need not decode frames only to drop them).
         """
         if not frames:
             raise ValueError("process needs at least one frame")
@@ -148,7 +163,7 @@ class LiveStream:
                     self._recording.write(image, time_s)
             image, time_s = frames[-1]
             result = self._recognizer.step(image, time_s)
-            self._received += len(frames)
+            self._received += len(frames) + skipped
             self._processed += 1
             now = time.perf_counter()
             self._done_at.append(now)

@@ -217,10 +217,11 @@ def _in_thread(items: Iterator[T], name: str) -> Iterator[T]:
         worker.join()
 
 
-class _BackgroundEncoder:
-    """Feeds an `H264Writer` from a bounded queue in its own thread, so encoding overlaps drawing."""
+class BackgroundEncoder:
+    """Feeds an `H264Writer` from a bounded queue in its own thread, so encoding overlaps drawing (or, for a
+    live recording, processing); `write` blocks only when the queue is full, so no frame is ever lost."""
 
-    def __init__(self, writer: H264Writer, timer: _Timer) -> None:
+    def __init__(self, writer: H264Writer, timer: _Timer | None = None) -> None:
         self._writer, self._timer = writer, timer
         self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_FRAMES)
         self._error: BaseException | None = None
@@ -234,7 +235,8 @@ class _BackgroundEncoder:
             try:
                 started = time.perf_counter()
                 self._writer.write(*item)
-                self._timer.add("encode", started)
+                if self._timer is not None:
+                    self._timer.add("encode", started)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the pipeline thread
                 self._error = exc
 
@@ -438,7 +440,7 @@ def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisS
     # No pose inference runs in this pass, so x264 may use every core (its default leaves half to inference).
     writer = H264Writer(target, info.fps, threads=ENCODE_THREADS)
     with writer:
-        encoder = _BackgroundEncoder(writer, timer)
+        encoder = BackgroundEncoder(writer, timer)
         try:
             decoded = _timed(iter_frames(video, settings.max_side), timer)
             with contextlib.closing(_in_thread(decoded, "decode-render")) as frames:

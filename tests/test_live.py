@@ -172,7 +172,8 @@ def test_stream_drops_all_but_the_newest_frame_and_records_only_while_on(clips: 
     info = probe(recordings[0])
     assert info.frame_count == 24 and (info.width, info.height) == SIZE  # every received frame, dropped or not
     assert stream.snapshot().stats.received == 0 and stream.snapshot().histories == {}
-    stream.process(frames[:2])
+    stream.process(frames[:1], skipped=3)  # a caller that is not recording passes only the newest frame
+    assert stream.snapshot().stats.dropped_share == 0.75
     assert stream.stop() == [] and list(tmp_path.iterdir()) == recordings
 
 

@@ -46,12 +46,14 @@ def ice_servers() -> list[dict]:
 def frame_callback(stream: LiveStream) -> QueuedCallback:
     """streamlit-webrtc's queued-frames callback: every frame since the last call to `stream`, one annotated back.
 
-    Frames are timed by their RTP timestamps (the camera's clock), falling back to arrival time.
+    Frames are timed by their RTP timestamps (the camera's clock), falling back to arrival time. Frames
+    that will be dropped are converted to pixels only while recording.
     """
 
     async def process(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
-        received = [(frame.to_ndarray(format="rgb24"), _seconds(frame)) for frame in frames]
-        annotated = stream.process(received)
+        keep = frames if stream.recording else frames[-1:]  # only a recording needs the dropped frames' pixels
+        received = [(frame.to_ndarray(format="rgb24"), _seconds(frame)) for frame in keep]
+        annotated = stream.process(received, skipped=len(frames) - len(keep))
         return [av.VideoFrame.from_ndarray(annotated, format="rgb24")]
 
     return process

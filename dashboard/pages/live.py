@@ -9,6 +9,7 @@ analysed into the usual four files and opens in the results view and in Compare.
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -96,16 +97,18 @@ def _big_label(snapshot: LiveSnapshot, person_id: int | None) -> None:
                 unsafe_allow_html=True)
 
 
-def _panel(stream: LiveStream, threshold: float) -> None:
+def _person_choice(stream: LiveStream) -> int | None:
+    """Whose chart to show: a chosen id, or None to follow the first person in view."""
+    ids = sorted(stream.snapshot().histories)
+    return st.selectbox("Person", [None, *ids], format_func=lambda i: "First in view" if i is None else f"#{i}",
+                        key="live_person", help="People seen in the last 10 s when the page was last drawn.")
+
+
+def _panel(stream: LiveStream, choice: int | None, threshold: float, playing: bool) -> None:
     """The current action in large type, the rates, and the rolling chart for the chosen person."""
     snapshot = stream.snapshot()
-    ids = sorted(snapshot.histories)
     in_view = [p.person_id for p in snapshot.people]
-    chosen = st.session_state.get("live_person")
-    if chosen not in ids:
-        chosen = in_view[0] if in_view else (ids[0] if ids else None)
-    if ids:
-        chosen = st.selectbox("Person", ids, index=ids.index(chosen), format_func=lambda i: f"#{i}", key="live_person")
+    chosen = choice if choice in snapshot.histories else (in_view[0] if in_view else None)
     _big_label(snapshot, chosen)
     stats = snapshot.stats
     rate, dropped, step = st.columns(3)
@@ -115,9 +118,12 @@ def _panel(stream: LiveStream, threshold: float) -> None:
     if chosen is not None and snapshot.time_s is not None:
         history = snapshot.histories[chosen]
         figure = rolling_probabilities(history.times, history.probs, snapshot.time_s, HISTORY_S, threshold)
-        st.plotly_chart(figure, key="live_chart", config={"displayModeBar": False})
+        st.plotly_chart(figure, config={"displayModeBar": False})
     if snapshot.recording:
         st.caption(":red[●] Recording")
+    if not playing:
+        st.info("Press **START** under the video area and allow the camera. **SELECT DEVICE** picks another camera.",
+                icon=":material/videocam:")
 
 
 st.title("Live", anchor=False)
@@ -155,7 +161,13 @@ for run_id, name in st.session_state.get("live_saved", []):
     st.success(f"Saved **{name}**: it is being analysed; [open it](./?run={run_id}) or find it under Runs.",
                icon=":material/save:")
 with panel:
-    st.fragment(run_every=REFRESH_S if ctx.state.playing else None)(_panel)(stream, settings.threshold)
-    if not ctx.state.playing:
-        st.info("Press **START** under the video area and allow the camera. **SELECT DEVICE** picks another camera.",
-                icon=":material/videocam:")
+    choice = _person_choice(stream)
+    shown = st.empty()
+    with shown.container():
+        _panel(stream, choice, settings.threshold, ctx.state.playing)
+    # streamlit-webrtc's pattern: follow the stream until the next rerun (any widget, or the camera stopping)
+    # interrupts this loop. (A fragment with run_every broke the page navigation while the camera ran.)
+    while ctx.state.playing:
+        time.sleep(REFRESH_S)
+        with shown.container():
+            _panel(stream, choice, settings.threshold, ctx.state.playing)
