@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard.components.live import ICE_SERVERS_ENV, ice_servers
 from har_core.classifier import ActionClassifier
@@ -187,3 +188,13 @@ def test_ice_servers_come_from_the_environment_only(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(ICE_SERVERS_ENV, bad)
         with pytest.raises(HarError, match=ICE_SERVERS_ENV):
             ice_servers()
+
+
+def test_live_page_reports_bad_ice_servers_instead_of_failing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HAR_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv(ICE_SERVERS_ENV, "[{")
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=60)
+    at.run().switch_page("pages/live.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Live" and [toggle.label for toggle in at.toggle] == ["Record"]
+    assert at.error[0].value.startswith(f"{ICE_SERVERS_ENV} is not valid JSON")
