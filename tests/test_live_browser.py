@@ -79,9 +79,13 @@ def test_live_page_recognises_a_waving_camera_and_records_a_run(server: str, cam
     page, raw_corner = camera_page
     page.goto(server)
     page.get_by_role("link", name="Live").click()
-    page.get_by_test_id("stCheckbox").get_by_text("Record").click()
+    record = page.get_by_test_id("stCheckbox").get_by_text("Record")
+    record.wait_for(timeout=START_TIMEOUT_MS)  # the first visit imports aiortc: slow on a cold, loaded machine
+    record.click()
     component = page.frame_locator("iframe[title*='streamlit_webrtc']").first
-    component.get_by_role("button", name="START").click()
+    start = component.get_by_role("button", name="START")
+    start.wait_for(timeout=START_TIMEOUT_MS)
+    start.click()
 
     # Annotated frames: the picture that comes back has the dark class-bar panel where the camera has none.
     video = webrtc_frame(page).wait_for_selector("video", state="attached", timeout=START_TIMEOUT_MS)
