@@ -190,6 +190,8 @@ class LiveRecognizer:
         self.settings = settings or LiveSettings()
         if not 0.0 <= self.settings.threshold <= 1.0:
             raise HarError(f"The uncertainty threshold must be between 0 and 1, not {self.settings.threshold}.")
+        if self.settings.fps is not None and not self.settings.fps > 0:
+            raise HarError(f"The frame rate must be positive (or None to go by timestamps), not {self.settings.fps}.")
         torch.set_num_threads(self.settings.torch_threads)
         self.backend = backend or self._load_backend()
         self.classifier = classifier or ActionClassifier.load(device=self.settings.device)

@@ -112,7 +112,7 @@ def _panel(stream: LiveStream, choice: int | None, threshold: float, playing: bo
     _big_label(snapshot, chosen)
     stats = snapshot.stats
     rate, dropped, step = st.columns(3)
-    rate.metric("Processed", f"{stats.processed_fps:.1f} fps")
+    rate.metric("Processed", f"{stats.processed_fps:.0f} fps")
     dropped.metric("Dropped", f"{stats.dropped_share:.0%}", help="Frames skipped to keep the picture current.")
     step.metric("Step", f"{stats.median_step_ms:.0f} ms", help="Median time to process one frame.")
     if chosen is not None and snapshot.time_s is not None:
