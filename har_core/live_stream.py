@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from har_core.errors import OutputError
@@ -67,6 +68,7 @@ class LiveSnapshot:
     histories: dict[int, PersonHistory]
     stats: LiveStats
     recording: bool
+    record_error: str | None
 
 
 class _Recording:
@@ -78,10 +80,15 @@ class _Recording:
         self._writer.__enter__()
         self._encoder = BackgroundEncoder(self._writer)
         self._start_s: float | None = None
+        self._size: tuple[int, int] = (0, 0)
 
     def write(self, image: np.ndarray, time_s: float) -> None:
+        """Queue one frame. A browser lowers its camera's resolution when its encoder is short of CPU or
+        bandwidth; such frames are scaled back to the first frame's size, so one recording stays one video."""
         if self._start_s is None:
-            self._start_s = time_s
+            self._start_s, self._size = time_s, (image.shape[1], image.shape[0])
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_LINEAR)
         self._encoder.write(image, time_s - self._start_s)
 
     def close(self) -> Path | None:
@@ -120,6 +127,7 @@ class LiveStream:
         self._record_dir: Path | None = None
         self._recording: _Recording | None = None
         self._finished: list[Path] = []
+        self._record_error: str | None = None  # why recording stopped by itself, for the page to say
         self._reset()
 
     def _reset(self) -> None:
@@ -133,6 +141,8 @@ class LiveStream:
     def record_into(self, folder: Path | None) -> None:
         """Record every received frame into a new MP4 in `folder` from now on; None stops (and keeps) it."""
         with self._lock:
+            if folder is not None and self._record_dir is None:
+                self._record_error = None  # a new attempt
             self._record_dir = folder
             if folder is None:
                 self._close_recording()
@@ -156,11 +166,7 @@ class LiveStream:
             if self._recognizer is None:
                 self._recognizer = self._make_recognizer(self.settings)
             if self._record_dir is not None:
-                if self._recording is None:
-                    name = f"live-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.mp4"
-                    self._recording = _Recording(self._record_dir / name)
-                for image, time_s in frames:
-                    self._recording.write(image, time_s)
+                self._record(frames)
             image, time_s = frames[-1]
             result = self._recognizer.step(image, time_s)
             self._received += len(frames) + skipped
@@ -172,6 +178,20 @@ class LiveStream:
             self._step_s.append(result.seconds)
             self._remember(result)
             return self._recognizer.annotate(image.copy(), result)
+
+    def _record(self, frames: Sequence[tuple[np.ndarray, float]]) -> None:
+        """Keep the frames; a recording that cannot be written (disk full, folder gone) stops recording with
+        a message for the page, and the stream itself goes on."""
+        try:
+            if self._recording is None:
+                name = f"live-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.mp4"
+                self._recording = _Recording(self._record_dir / name)
+            for image, time_s in frames:
+                self._recording.write(image, time_s)
+        except OutputError as exc:
+            self._record_dir = None
+            self._close_recording()
+            self._record_error = f"Recording stopped: {exc}"
 
     def _remember(self, result: LiveResult) -> None:
         """Append the frame's probabilities to each person's history and drop what is older than history_s."""
@@ -198,6 +218,7 @@ class LiveStream:
                 histories=histories,
                 stats=self._stats(),
                 recording=self._record_dir is not None,
+                record_error=self._record_error,
             )
 
     def _stats(self) -> LiveStats:
@@ -217,8 +238,13 @@ class LiveStream:
             return finished
 
     def _close_recording(self) -> None:
-        if self._recording is not None:
-            path = self._recording.close()
-            self._recording = None
-            if path is not None:
-                self._finished.append(path)
+        recording, self._recording = self._recording, None
+        if recording is None:
+            return
+        try:
+            path = recording.close()
+        except OutputError as exc:
+            self._record_error = f"The recording could not be finished: {exc}"
+            return
+        if path is not None:
+            self._finished.append(path)

@@ -198,3 +198,25 @@ def test_live_page_reports_bad_ice_servers_instead_of_failing(tmp_path: Path, mo
     assert not at.exception
     assert at.title[0].value == "Live" and [toggle.label for toggle in at.toggle] == ["Record"]
     assert at.error[0].value.startswith(f"{ICE_SERVERS_ENV} is not valid JSON")
+
+
+def test_recording_survives_a_resolution_change_and_reports_a_failure(clips: dict[str, Path], models: tuple,
+                                                                     tmp_path: Path) -> None:
+    stream = LiveStream(LiveSettings(input_size=INPUT_SIZE),
+                        recognizer=lambda settings: LiveRecognizer(settings, backend=models[0], classifier=models[1]))
+    frames = [(frame.image, frame.time_s) for frame in itertools.islice(iter_frames(clips["wave_30fps"]), 6)]
+    smaller = [(image[::2, ::2].copy(), time_s) for image, time_s in frames[3:]]  # the browser lowered its resolution
+    stream.record_into(tmp_path)
+    stream.process(frames[:3])
+    stream.process(smaller)
+    (recording,) = stream.stop()
+    info = probe(recording)
+    assert info.frame_count == 6 and (info.width, info.height) == SIZE
+
+    gone = tmp_path / "removed"
+    stream.record_into(gone)  # a folder that does not exist: nothing can be written
+    annotated = stream.process(frames[:2])
+    snapshot = stream.snapshot()
+    assert annotated.shape == frames[0][0].shape and snapshot.stats.processed == 1  # the stream goes on
+    assert not snapshot.recording and snapshot.record_error.startswith("Recording stopped: Cannot write the video")
+    assert stream.stop() == [] and not gone.exists()

@@ -121,6 +121,8 @@ def _panel(stream: LiveStream, choice: int | None, threshold: float, playing: bo
         st.plotly_chart(figure, config={"displayModeBar": False})
     if snapshot.recording:
         st.caption(":red[●] Recording")
+    if snapshot.record_error:
+        st.error(snapshot.record_error, icon=":material/error:")
     if not playing:
         st.info("Press **START** under the video area and allow the camera. **SELECT DEVICE** picks another camera.",
                 icon=":material/videocam:")
