@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.charts import rolling_probabilities
 from dashboard.components.live import ICE_SERVERS_ENV, ice_servers
 from har_core.classifier import ActionClassifier
 from har_core.errors import HarError
@@ -220,3 +221,13 @@ def test_recording_survives_a_resolution_change_and_reports_a_failure(clips: dic
     assert annotated.shape == frames[0][0].shape and snapshot.stats.processed == 1  # the stream goes on
     assert not snapshot.recording and snapshot.record_error.startswith("Recording stopped: Cannot write the video")
     assert stream.stop() == [] and not gone.exists()
+
+
+def test_rolling_chart_scrolls_with_the_stream() -> None:
+    times = np.array([10.0, 10.5, 11.0, 12.0])
+    probs = np.full((4, NUM_CLASSES), 1.0 / NUM_CLASSES, dtype=np.float32)
+    probs[0] = np.nan  # warming up: a gap, not a zero
+    figure = rolling_probabilities(times, probs, now_s=12.0, window_s=10.0, threshold=0.5)
+    assert [trace.name for trace in figure.data] == list(CLASSES)
+    assert list(figure.data[0].x) == [-2.0, -1.5, -1.0, 0.0] and np.isnan(figure.data[0].y[0])
+    assert tuple(figure.layout.xaxis.range) == (-10.0, 0.0)
