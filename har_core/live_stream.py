@@ -162,9 +162,11 @@ class LiveStream:
         """
         if not frames:
             raise ValueError("process needs at least one frame")
+        # Loaded outside the lock: it takes a second, and the page reads snapshots meanwhile. A stream stopped
+        # during loading gets this fresh recognizer all the same.
+        recognizer = self._recognizer or self._make_recognizer(self.settings)
         with self._lock:
-            if self._recognizer is None:
-                self._recognizer = self._make_recognizer(self.settings)
+            self._recognizer = self._recognizer or recognizer
             if self._record_dir is not None:
                 self._record(frames)
             image, time_s = frames[-1]
