@@ -199,7 +199,8 @@ class LiveRecognizer:
         fps = self.settings.fps
         self._by_time = fps is None or not at_classifier_rate(np.array([0.0, 1.0 / fps]))
         self._tracker = PoseTracker(fps=fps or CLASSIFIER_FPS)
-        self._forget_after_s = max(self._tracker.reentry_seconds, self._tracker.lost_seconds)
+        # After this long unseen the tracker can no longer give a person's id back, so their samples go.
+        self.forget_after_s = max(self._tracker.reentry_seconds, self._tracker.lost_seconds)
         self._people: dict[int, _PersonSamples] = {}
         self._index = 0
 
@@ -241,7 +242,7 @@ class LiveRecognizer:
         changed: list[_PersonSamples] = []
         for person_id, person in list(self._people.items()):
             row = rows.get(person_id)
-            if row is None and time_s - person.last_seen_s > self._forget_after_s:
+            if row is None and time_s - person.last_seen_s > self.forget_after_s:
                 del self._people[person_id]  # the tracker can no longer give this id back
                 continue
             keypoints = tracked.keypoints[row] if row is not None else np.zeros((NUM_JOINTS, 3), dtype=np.float32)

@@ -145,7 +145,7 @@ def test_person_leaving_and_coming_back_keeps_id_and_warms_up_again(live_runs, l
     end = results[-1].time_s
     assert live.people_tracked == 1 and not live.step(blank, end + 5.0).people
     assert live.people_tracked == 1
-    live.step(blank, end + 5.0 + live._tracker.reentry_seconds)
+    live.step(blank, end + 5.0 + live.forget_after_s)
     assert live.people_tracked == 0
 
 
