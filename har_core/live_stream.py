@@ -229,6 +229,12 @@ class LiveStream:
         median_ms = 1000 * float(np.median(self._step_s)) if self._step_s else 0.0
         return LiveStats(self._received, self._processed, self._received - self._processed, fps, median_ms)
 
+    def finish_recording(self) -> None:
+        """Close the current recording (it waits for `stop`); for when the camera's track ends, which can
+        happen without the page running again (a closed tab), so no half-written file is left behind."""
+        with self._lock:
+            self._close_recording()
+
     def stop(self) -> list[Path]:
         """End the stream: finish the recording and forget its people. Returns the recordings made since
         the last stop (each a complete MP4), which the caller now owns."""

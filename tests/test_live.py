@@ -210,6 +210,9 @@ def test_recording_survives_a_resolution_change_and_reports_a_failure(clips: dic
     stream.record_into(tmp_path)
     stream.process(frames[:3])
     stream.process(smaller)
+    stream.finish_recording()  # the camera's track ended: the file is complete before the page stops the stream
+    (finished,) = tmp_path.glob("*.mp4")
+    assert probe(finished).frame_count == 6
     (recording,) = stream.stop()
     info = probe(recording)
     assert info.frame_count == 6 and (info.width, info.height) == SIZE

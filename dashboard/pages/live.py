@@ -62,11 +62,10 @@ def _stream(settings: LiveSettings, playing: bool) -> LiveStream:
     return stream
 
 
+@st.cache_resource(show_spinner=False)
 def _record_dir() -> Path:
-    """Where this session's recordings wait until they are handed to the run store."""
-    if "live_record_dir" not in st.session_state:
-        st.session_state["live_record_dir"] = Path(tempfile.mkdtemp(prefix="har-live-"))
-    return st.session_state["live_record_dir"]
+    """Where recordings wait until they are handed to the run store: one folder per server (names are unique)."""
+    return Path(tempfile.mkdtemp(prefix="har-live-"))
 
 
 def _save_recordings(stream: LiveStream, settings: LiveSettings) -> None:
@@ -153,6 +152,7 @@ with video:
         rtc_configuration={"iceServers": servers},
         media_stream_constraints={"video": {"width": {"ideal": width}, "height": {"ideal": height}}, "audio": False},
         queued_video_frames_callback=frame_callback(stream),
+        on_video_ended=stream.finish_recording,
         async_processing=True,
         video_html_attrs={"autoPlay": True, "playsInline": True, "muted": True, "style": {"width": "100%"}},
     )
