@@ -36,7 +36,7 @@ TARGETS = {"simulated": 0.97, "mocap": 0.90, "rendered": 0.95}
 # Held-out simulated windows are cut this many samples apart within a procedural clip: 7,000 windows then come
 # from about 1,400 clips. Windows of one clip share its body, camera and noise, so what limits the figure's
 # precision is the number of clips: cut every 4 samples (175 clips) the same network scored 0.944-0.968 on
-# four draws of the set, every 32 samples 0.945-0.954 (docs/model.md, "How precise the card's figures are").
+# four draws of the set, every 32 samples 0.945-0.954 (docs/experiments.md, "How precise the card's figures are").
 HELD_OUT_STRIDE = 32.0
 # Every predicted frame gets a class, so a clip's vote is never lost to UNCERTAIN frames.
 PIPELINE_SETTINGS = AnalysisSettings(people="primary", threshold=0.0)

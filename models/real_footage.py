@@ -10,7 +10,7 @@ share of that person's predicted frames whose argmax is the clip's class.
 The clips come from `../shared/data/real-dev/` (7) and `../shared/data/real-extra/` (54, 12 people); they
 state no licence, so they are read in place, never copied, never trained on, and never needed by the test
 suite. People are split in two (`DECIDE_PEOPLE` and the rest): choices are made looking at the first part
-only, the second part confirms them (docs/model.md, "Real footage").
+only, the second part confirms them (docs/model.md, "Real footage: the measure").
 
 Run: `python -m models.real_footage [--checkpoint DIR ...] [--refresh]` prints the figures per part, class
 and source for each checkpoint; `python -m models.evaluate` puts the shipped checkpoint's into the card.

@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--project", action=argparse.BooleanOptionalAction, default=True,
                         help="LayerNorm and a linear projection to --hidden before the LSTM")
     # Windows every 8 samples of a procedural clip, not 4: the same number of windows from twice as many clips
-    # (bodies, cameras, noise) generalised better (docs/model.md, "More clips, fewer windows from each").
+    # (bodies, cameras, noise) generalised better (docs/experiments.md, "More clips, fewer windows from each").
     parser.add_argument("--clip-stride", type=float, default=8.0,
                         help="samples between windows cut from one procedural clip (longer: more, varied clips)")
     parser.add_argument("--lr", type=float, default=3e-3)

@@ -8,7 +8,7 @@ All lengths are in torso lengths (shoulder midpoint to hip midpoint), so image s
 
 With `--checkpoint`, it instead scores checkpoints on the same cached keypoints: the share of each real
 clip's windows given the clip's class, as read as is and with extra frame-to-frame jitter (a network that
-reads the estimator's jitter as motion falls apart there first; docs/model.md, "Motion input").
+reads the estimator's jitter as motion falls apart there first; docs/experiments.md, "Motion input").
 
 Development only: reads ../shared/data/real-dev (never copied into the project) and caches MoveNet's
 keypoints under data_cache/. Run: `python -m models.synth.compare_real [--real-dev DIR] [--refresh]
