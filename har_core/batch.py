@@ -42,7 +42,10 @@ from har_core.video import probe
 LOG = logging.getLogger(__name__)
 
 MANIFEST_FILE = ".har-batch.json"
-CPUS_PER_VIDEO = 2  # default cores per video: one video keeps two cores busy (decode, pose and encode overlap)
+# Default cores per video. A video on one core leaves less idle than one on two (model loading, the
+# classifier, drawing are serial), so more videos side by side finish sooner: bench/batch.py measured 2 videos
+# x 1 core 1.3 times faster than 1 video x 2 cores. It costs memory: about 600 MB per video at once.
+CPUS_PER_VIDEO = 1
 TASK_RETRIES = 3  # times Ray reruns a video whose worker died (killed, out of memory, node lost)
 _FRAME_STAGES = ("pose", "render")  # the stages whose progress counts frames (not people, not the end)
 _POLL_S = 0.5
@@ -265,6 +268,9 @@ class _Batch:
     def __init__(self, out_dir: Path, settings: AnalysisSettings, options: BatchOptions, total: int,
                  table: BatchTableWriter, progress: Callable[[BatchProgress], None] | None) -> None:
         self.out_dir, self.settings, self.options, self.total = out_dir, settings, options, total
+        # Keys use the model the driver expects, as the dashboard's cache does (`JobManager.key_for`), so a
+        # result of the batch and one of the Analyze page are the same cache entry in the run store.
+        self.model_id = default_model_id()
         self.table, self.progress = table, progress
         self.rows: list[VideoRow] = []
         self.manifest = _read_manifest(out_dir)
@@ -274,20 +280,23 @@ class _Batch:
         self.name = options.name or out_dir.resolve().name
         self.store = RunStore(options.store_root, recover=False) if options.store else None
 
-    def key(self, video_hash: str, model_id: str) -> str:
-        return cache_key(video_hash, asdict(self.settings), model_id)
+    def key(self, video_hash: str) -> str:
+        return cache_key(video_hash, asdict(self.settings), self.model_id)
 
     def add(self, row: VideoRow) -> None:
         self.rows.append(row)
         self.table.append(row)
 
-    def skip_if_done(self, item: BatchInput, video_hash: str, model_id: str) -> bool:
+    def skip_if_done(self, item: BatchInput, video_hash: str) -> bool:
         """Add a skipped row when DIR already holds this video's result for these settings and model."""
         folder = self.out_dir / item.name
-        key = self.key(video_hash, model_id)
+        key = self.key(video_hash)
         if self.manifest.get(item.name, {}).get("key") != key or not _has_result(folder):
             return False
-        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+        try:
+            summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False  # damaged since: analyse it again
         self.add(VideoRow.from_summary(str(item.video), item.name, SKIPPED, summary))
         self._record(item, folder, key, summary)
         return True
@@ -301,7 +310,7 @@ class _Batch:
         self.placements[item.name] = (outcome.node_id, outcome.pid)
         folder = self.out_dir / item.name
         summary = json.loads(outcome.files[SUMMARY_FILE])
-        key = self.key(pending.video_hash, str(summary.get("model_id", "")))  # the model the worker used
+        key = self.key(pending.video_hash)
         try:
             publish_files(outcome.files, folder)
         except OutputError as error:
@@ -314,9 +323,19 @@ class _Batch:
         self._record(item, folder, key, summary)
 
     def _record(self, item: BatchInput, folder: Path, key: str, summary: dict) -> None:
-        """Put a finished video in the run store (once per key), so the Runs page lists it."""
+        """Put a finished video in the run store (once per key), so the Runs page lists it.
+
+        A store that cannot take it is reported and the batch goes on: the result is in DIR either way.
+        """
         if self.store is None or self.store.find_by_key(key) is not None:
             return
+        try:
+            self._store_run(item, folder, key, summary)
+        except OutputError as error:
+            LOG.warning("%s is not in the run store: %s", item.video, error)
+
+    def _store_run(self, item: BatchInput, folder: Path, key: str, summary: dict) -> None:
+        assert self.store is not None
         info = summarize(summary)
         new = self.store.create_run(item.video, item.video.name, key, asdict(self.settings), info.model_id,
                                     batch=self.name)
@@ -383,7 +402,6 @@ def run_batch(inputs: Sequence[str | Path], out_dir: Path, settings: AnalysisSet
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"Cannot create the output folder {out_dir}: {exc.strerror or exc}.") from exc
-    model_id = default_model_id()
     with BatchTableWriter(out_dir / BATCH_FILE) as table:
         batch = _Batch(out_dir, settings, options, len(items), table, progress)
         todo: list[_Pending] = []
@@ -401,8 +419,9 @@ def run_batch(inputs: Sequence[str | Path], out_dir: Path, settings: AnalysisSet
             except HarError as error:
                 batch.add(VideoRow.failed(str(item.video), item.name, str(error)))
                 continue
-            if not batch.skip_if_done(item, video_hash, model_id):
+            if not batch.skip_if_done(item, video_hash):
                 todo.append(_Pending(item, video_hash))
+        batch.report((), len(todo))
         workers, per_video = 0, 0
         if todo:
             with ray_session(options.address):

@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--address", default=None,
                        help="a running Ray cluster (auto, ray://host:10001, host:6379); default: start Ray here")
     batch.add_argument("--workers", type=_positive, default=None,
-                       help="videos analysed at once (default: as many as the cores allow, 2 cores each)")
+                       help="videos analysed at once (default: one per core)")
     batch.add_argument("--store", action="store_true",
                        help="also record every finished video in the dashboard's run store")
     batch.add_argument("--name", default=None, help="the batch's name in the run store (default: the --out folder's)")

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import av
@@ -21,12 +22,14 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from har_core.batch import BatchOptions, run_batch
+from har_core.batch import BatchOptions, plan_workers, run_batch
+from har_core.batch_inputs import batch_inputs
 from har_core.batch_table import FAILED, SKIPPED, read_batch_table, summarize_batch
 from har_core.cli import main
+from har_core.jobs import default_model_id
 from har_core.outputs import OUTPUT_FILES
-from har_core.pipeline import analyze
-from har_core.store import RUNS_DIR_ENV, RunStatus, RunStore
+from har_core.pipeline import AnalysisSettings, analyze
+from har_core.store import RUNS_DIR_ENV, RunStatus, RunStore, cache_key, content_hash
 from tests.media import write_random
 from tests.test_pipeline import FPS, render_clip
 
@@ -78,7 +81,7 @@ def test_cli_batch_on_local_ray_matches_analyze_then_skips_everything(
     assert not ray.is_initialized()
     monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path / "store"))
     out = tmp_path / "batch"
-    command = ["batch", str(inputs), "--out", str(out), "--workers", "2", "--store", "--name", "gym"]
+    command = ["batch", str(inputs), "--out", str(out), "--store", "--name", "gym"]  # default: a video per core
     assert main(command) == 0
     captured = capsys.readouterr()
     assert not ray.is_initialized()  # the local Ray it started is stopped again
@@ -104,6 +107,9 @@ def test_cli_batch_on_local_ray_matches_analyze_then_skips_everything(
     assert sorted(run.name for run in runs) == ["c0.mp4", "c0.mp4", "long.mp4"]
     assert {(run.status, run.batch) for run in runs} == {(RunStatus.DONE, "gym")}
     assert store.list_batches() == ["gym"]
+    # keyed as the Analyze page keys the same clip, so opening it there reuses the batch's result
+    dashboard_key = cache_key(content_hash(inputs / "long.mp4"), asdict(AnalysisSettings()), default_model_id())
+    assert store.find_by_key(dashboard_key).name == "long.mp4"
     assert summarize_batch(read_batch_table(store.batch_table("gym"))).failed == 1
 
     written = {name: (out / name / "annotated.mp4").stat().st_mtime_ns for name in CLIPS}
@@ -184,3 +190,25 @@ def test_worker_killed_mid_video_is_retried(inputs: Path, reference: Path, clust
     assert result.placements["long"][1] != killed[0]  # the result came from the task Ray ran again
     for name in ("long", "c0"):
         assert_same_result(tmp_path / "out" / name, reference / name)
+
+
+def test_inputs_expand_folders_and_patterns_once_each_with_unique_names(inputs: Path) -> None:
+    found = batch_inputs([str(inputs / "*.mp4"), str(inputs / "sub"), str(inputs / "c0.mp4"), str(inputs / "x*.mov")])
+    assert [(item.video.relative_to(inputs).as_posix() if not item.missing else item.missing, item.name)
+            for item in found] == [("bad.mp4", "bad"), ("c0.mp4", "c0"), ("long.mp4", "long"),
+                                   ("sub/c0.mp4", "c0-2"), (f"No video matches {inputs / 'x*.mov'}.", "x*")]
+
+
+@pytest.mark.parametrize(("requested", "nodes", "videos", "expected"), [
+    (None, [2], 8, (2, 1)),          # this machine: a video per core
+    (None, [16, 16], 100, (32, 1)),  # two 16-core nodes: all 32 cores busy
+    (1, [2], 8, (1, 2)),             # --workers 1 on 2 cores: both cores for the one video
+    (3, [8], 8, (3, 2)),             # --workers 3 on 8 cores: 2 each (never more than all the cores)
+    (1, [4, 4], 8, (1, 4)),          # a video never gets more than one node's cores
+    (None, [16], 3, (3, 1)),         # never more workers than videos
+])
+def test_plan_workers_splits_cores_without_oversubscribing(requested: int | None, nodes: list[int], videos: int,
+                                                           expected: tuple[int, int]) -> None:
+    workers, cpus = plan_workers(requested, nodes, videos)
+    assert (workers, cpus) == expected
+    assert workers * cpus <= sum(nodes)
