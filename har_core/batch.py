@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,6 +50,7 @@ CPUS_PER_VIDEO = 1
 TASK_RETRIES = 3  # times Ray reruns a video whose worker died (killed, out of memory, node lost)
 _FRAME_STAGES = ("pose", "render")  # the stages whose progress counts frames (not people, not the end)
 _POLL_S = 0.5
+_CONNECT_TIMEOUT_S = 5.0
 _REPORT_EVERY_S = 0.5
 
 
@@ -207,6 +209,8 @@ def ray_session(address: str | None) -> Iterator[None]:
         yield
         return
     options = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
+    if address is not None:
+        _check_reachable(address)
     try:
         if address is None:
             ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)  # never a cluster found by chance
@@ -219,6 +223,23 @@ def ray_session(address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse at once an address where nothing listens (Ray itself would retry for minutes).
+
+    `auto` (the cluster this machine belongs to) is left to Ray, which fails fast when there is none.
+    """
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=_CONNECT_TIMEOUT_S).close()
+    except ValueError as exc:
+        raise ClusterError(f"{address} is not a Ray address (host:port, ray://host:port or auto).") from exc
+    except OSError as exc:
+        raise ClusterError(f"Nothing answers at {address} ({exc.strerror or exc}); is the Ray cluster "
+                           "started (ray start --head) and the address right?") from exc
 
 
 def plan_workers(requested: int | None, node_cpus: Sequence[int], videos: int) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -129,6 +130,16 @@ def test_nothing_analysable_exits_2_with_the_count(inputs: Path, tmp_path: Path,
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: no video could be analysed (2 failed)."
     table = read_batch_table(tmp_path / "b" / "batch.csv")
     assert list(table["error"])[1] == f"No such file or folder: {tmp_path / 'missing.mp4'}."
+
+
+def test_unreachable_cluster_is_one_line_at_once(inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # free, and nothing listens on it once closed
+    code = main(["batch", str(inputs / "c0.mp4"), "--out", str(tmp_path / "b"), "--address", f"127.0.0.1:{port}"])
+    assert code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"error: Nothing answers at 127.0.0.1:{port} (Connection refused)")
 
 
 @pytest.fixture(scope="module")
