@@ -458,7 +458,11 @@ def _names(running: dict[ray.ObjectRef, _Pending]) -> set[str]:
 
 def _run_on_ray(batch: _Batch, todo: list[_Pending], settings: AnalysisSettings, workers: int, cpus: int) -> None:
     """Keep `workers` tasks in flight until every video has an outcome."""
-    task = ray.remote(_analyze_task).options(num_cpus=cpus, max_retries=TASK_RETRIES, retry_exceptions=False)
+    # Ray hides GPUs from tasks that reserve none, so `--device cuda` reserves one per video (and `auto`
+    # runs on the CPU in a batch).
+    gpus = 1 if settings.device == "cuda" else 0
+    task = ray.remote(_analyze_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=TASK_RETRIES,
+                                             retry_exceptions=False)
     board = _Board.remote()
     queue = list(reversed(todo))
     running: dict[ray.ObjectRef, _Pending] = {}
