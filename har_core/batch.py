@@ -31,12 +31,13 @@ from pathlib import Path
 import ray
 
 from har_core.batch_inputs import BatchInput, batch_inputs
+from har_core.batch_progress import FRAME_STAGES, BatchProgress, ProgressBoard, TaskReporter, WorkerState
 from har_core.batch_table import BATCH_FILE, DONE, FAILED, SKIPPED, BatchTableWriter, VideoRow
 from har_core.errors import ClusterError, HarError, OutputError
 from har_core.jobs import INTERNAL_MESSAGE, default_model_id, summarize, write_thumbnail
 from har_core.output_dir import publish_files
 from har_core.outputs import OUTPUT_FILES, SUMMARY_FILE, VIDEO_FILE
-from har_core.pipeline import AnalysisSettings, Progress, analyze
+from har_core.pipeline import AnalysisSettings, analyze
 from har_core.store import THUMBNAIL_FILE, RunStore, atomic_write, cache_key, content_hash
 from har_core.video import probe
 
@@ -48,10 +49,8 @@ MANIFEST_FILE = ".har-batch.json"
 # x 1 core 1.3 times faster than 1 video x 2 cores. It costs memory: about 600 MB per video at once.
 CPUS_PER_VIDEO = 1
 TASK_RETRIES = 3  # times Ray reruns a video whose worker died (killed, out of memory, node lost)
-_FRAME_STAGES = ("pose", "render")  # the stages whose progress counts frames (not people, not the end)
 _POLL_S = 0.5
 _CONNECT_TIMEOUT_S = 5.0
-_REPORT_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -74,35 +73,6 @@ class BatchOptions:
     store: bool = False
     name: str | None = None
     store_root: Path | None = None
-
-
-@dataclass(frozen=True)
-class WorkerState:
-    """What one running video's worker last reported: which process on which node, at which stage."""
-
-    name: str
-    pid: int
-    node_id: str
-    stage: str
-    done: int
-    total: int | None
-    fps: float
-
-
-@dataclass(frozen=True)
-class BatchProgress:
-    """Where a batch is: videos finished (any outcome) of total, failures, speed and the running videos.
-
-    `fps` is frames per second summed over the running workers (each at its current stage); `eta_s` is
-    the time left at the rate videos have finished so far (None until one has).
-    """
-
-    finished: int
-    total: int
-    failed: int
-    fps: float
-    eta_s: float | None
-    running: tuple[WorkerState, ...]
 
 
 @dataclass
@@ -144,39 +114,6 @@ class _Outcome:
     pid: int = 0  # the worker process that produced the outcome
 
 
-@ray.remote(num_cpus=0)
-class _Board:
-    """Collects the running tasks' progress reports, so the driver can show them (tasks cannot call it)."""
-
-    def __init__(self) -> None:
-        self._states: dict[str, WorkerState] = {}
-
-    def report(self, state: WorkerState) -> None:
-        self._states[state.name] = state
-
-    def snapshot(self) -> tuple[WorkerState, ...]:
-        return tuple(self._states.values())
-
-
-@dataclass
-class _Reporter:
-    """A task's progress callback: sends its state to the board at most every 0.5 s and on stage changes."""
-
-    board: ray.actor.ActorHandle
-    name: str
-    node_id: str
-    _last: float = 0.0
-    _stage: str = ""
-
-    def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if progress.stage == self._stage and now - self._last < _REPORT_EVERY_S:
-            return
-        self._last, self._stage = now, progress.stage
-        self.board.report.remote(WorkerState(self.name, os.getpid(), self.node_id, progress.stage, progress.done,
-                                             progress.total, progress.fps))
-
-
 def _analyze_task(name: str, file_name: str, data: bytes, settings: AnalysisSettings, cpus: int,
                   board: ray.actor.ActorHandle) -> _Outcome:
     """Ray task body: analyse one video's bytes on this node and return its four files (or its error).
@@ -192,7 +129,7 @@ def _analyze_task(name: str, file_name: str, data: bytes, settings: AnalysisSett
         video, out = Path(folder) / file_name, Path(folder) / "result"
         video.write_bytes(data)
         try:
-            analyze(video, out, settings, _Reporter(board, name, node_id), cpus=cpus)
+            analyze(video, out, settings, TaskReporter(board, name, node_id), cpus=cpus)
         except HarError as error:
             return _Outcome(None, str(error), time.perf_counter() - started, node_id, os.getpid())
         files = {file: (out / file).read_bytes() for file in OUTPUT_FILES}
@@ -281,6 +218,7 @@ class _Pending:
 
     item: BatchInput
     video_hash: str
+    frames: int  # from the container header, for the time left
 
 
 class _Batch:
@@ -297,7 +235,7 @@ class _Batch:
         self.manifest = _read_manifest(out_dir)
         self.placements: dict[str, tuple[str, int]] = {}
         self.started = time.monotonic()
-        self.analysed = 0
+        self.analysed_frames = 0  # frames of the videos analysed in this run, for the time left
         self.name = options.name or out_dir.resolve().name
         self.store = RunStore(options.store_root, recover=False) if options.store else None
 
@@ -339,7 +277,7 @@ class _Batch:
             return
         self.manifest[item.name] = {"key": key, "video": str(item.video)}
         atomic_write(self.out_dir / MANIFEST_FILE, json.dumps({"videos": self.manifest}, indent=1).encode())
-        self.analysed += 1
+        self.analysed_frames += pending.frames
         self.add(VideoRow.from_summary(str(item.video), item.name, DONE, summary, round(outcome.analysis_s, 3)))
         self._record(item, folder, key, summary)
 
@@ -381,14 +319,16 @@ class _Batch:
         if self.store is not None:
             self.store.save_batch_table(self.name, self.table.path)
 
-    def report(self, running: tuple[WorkerState, ...], remaining: int) -> None:
+    def report(self, running: tuple[WorkerState, ...], active: int, remaining_frames: int) -> None:
+        """Tell the progress callback; the time left assumes the rest goes as fast, per frame, as the videos
+        finished so far (counted from the first task's start)."""
         if self.progress is None:
             return
         elapsed = time.monotonic() - self.started
-        eta = elapsed / self.analysed * remaining if self.analysed else None
+        eta = elapsed / self.analysed_frames * remaining_frames if self.analysed_frames else None
         failed = sum(row.status == FAILED for row in self.rows)
-        fps = sum(state.fps for state in running if state.stage in _FRAME_STAGES)
-        self.progress(BatchProgress(len(self.rows), self.total, failed, round(fps, 1),
+        fps = sum(state.fps for state in running if state.stage in FRAME_STAGES)
+        self.progress(BatchProgress(len(self.rows), self.total, failed, active, round(fps, 1),
                                     None if eta is None else round(eta, 1), running))
 
 
@@ -432,7 +372,7 @@ def run_batch(inputs: Sequence[str | Path], out_dir: Path, settings: AnalysisSet
                 continue
             try:
                 video_hash = content_hash(item.video)
-                probe(item.video)  # a file that is no video fails here, without starting Ray for it
+                info = probe(item.video)  # a file that is no video fails here, without starting Ray for it
             except OSError as exc:
                 batch.add(VideoRow.failed(str(item.video), item.name, f"Cannot read {item.video}: "
                                           f"{exc.strerror or exc}."))
@@ -441,8 +381,8 @@ def run_batch(inputs: Sequence[str | Path], out_dir: Path, settings: AnalysisSet
                 batch.add(VideoRow.failed(str(item.video), item.name, str(error)))
                 continue
             if not batch.skip_if_done(item, video_hash):
-                todo.append(_Pending(item, video_hash))
-        batch.report((), len(todo))
+                todo.append(_Pending(item, video_hash, info.frame_count))
+        batch.report((), 0, sum(pending.frames for pending in todo))
         workers, per_video = 0, 0
         if todo:
             with ray_session(options.address):
@@ -463,7 +403,8 @@ def _run_on_ray(batch: _Batch, todo: list[_Pending], settings: AnalysisSettings,
     gpus = 1 if settings.device == "cuda" else 0
     task = ray.remote(_analyze_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=TASK_RETRIES,
                                              retry_exceptions=False)
-    board = _Board.remote()
+    board = ProgressBoard.remote()
+    batch.started = time.monotonic()
     queue = list(reversed(todo))
     running: dict[ray.ObjectRef, _Pending] = {}
     # The board's latest answer and the question in flight: asked again only once answered, so a board
@@ -495,7 +436,9 @@ def _run_on_ray(batch: _Batch, todo: list[_Pending], settings: AnalysisSettings,
             answered, _ = ray.wait([asked], timeout=0)
             if answered:
                 states, asked = ray.get(asked), board.snapshot.remote()
-            batch.report(tuple(state for state in states if state.name in _names(running)), len(queue) + len(running))
+            reported = tuple(state for state in states if state.name in _names(running))
+            left = sum(pending.frames for pending in (*queue, *running.values()))
+            batch.report(reported, len(running), left)
     finally:
         for ref in running:
             ray.cancel(ref, force=True)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from har_core.batch import BatchOptions, BatchProgress, BatchResult, run_batch
+from har_core.batch import BatchOptions, BatchResult, run_batch
+from har_core.batch_progress import BatchProgress
 from har_core.batch_table import DONE, FAILED, SKIPPED, read_batch_table, summarize_batch
 from har_core.errors import HarError
 from har_core.pipeline import AnalysisSettings
@@ -41,7 +42,7 @@ class _VideoBar:
                             dynamic_ncols=True, bar_format="{desc}: {n}/{total} |{bar}|{postfix}")
         self.bar.update(progress.finished - self.bar.n)
         failed = f", {progress.failed} failed" if progress.failed else ""
-        self.bar.set_postfix_str(f"{progress.fps:.0f} frames/s over {len(progress.running)} running{failed}, "
+        self.bar.set_postfix_str(f"{progress.fps:.0f} frames/s over {progress.active} running{failed}, "
                                  f"{_clock(progress.eta_s)} left")
 
     def close(self) -> None:
