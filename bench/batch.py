@@ -2,17 +2,21 @@
 
     python bench/batch.py                  # 8 rendered clips of 6 s, 640x480 (a few minutes on 2 cores)
     python bench/batch.py --clips 4 --seconds 3
+    python bench/batch.py --repeat 3       # the three ways in turn, three times (for a machine shared with others)
 
 Each way runs as a user would run it, as a command in a fresh process with a fresh output folder:
 `python -m har_core analyze` once per clip one after another, then `python -m har_core batch` on all the
 clips with `--workers 1` and `--workers 2` (each starting and stopping its own local Ray, which is
-counted). Printed per way: wall seconds and throughput in video seconds per wall second.
+counted). Printed per way: wall seconds and throughput in video seconds per wall second; with --repeat,
+each run and then the median of each way.
 Clips are rendered figures doing procedural actions (`models.synth`), made once and cached.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
     parser.add_argument("--cache", type=Path, default=default_cache())
+    parser.add_argument("--repeat", type=int, default=1, help="run the ways in turn this many times")
     args = parser.parse_args(argv)
     clips = make_clips(args.clips, args.seconds, args.cache)
     video_s = args.clips * args.seconds
@@ -83,9 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(f"{args.clips} clips of {args.seconds:g} s ({SIZE[0]}x{SIZE[1]}, 30 fps, 1-2 people), "
               f"{video_s:g} s of video")
-        for way, commands in ways.items():
-            wall = timed(commands)
-            print(f"{way:34s} {wall:7.1f} s wall  {video_s / wall:5.2f} video s per wall s")
+        walls: dict[str, list[float]] = {way: [] for way in ways}
+        for _ in range(args.repeat):
+            for way, commands in ways.items():
+                shutil.rmtree(out, ignore_errors=True)  # every run starts from empty output folders
+                walls[way].append(timed(commands))
+                print(f"{way:34s} {walls[way][-1]:7.1f} s wall  {video_s / walls[way][-1]:5.2f} video s per wall s",
+                      flush=True)
+        if args.repeat > 1:
+            print("median:")
+            for way, times in walls.items():
+                wall = statistics.median(times)
+                print(f"{way:34s} {wall:7.1f} s wall  {video_s / wall:5.2f} video s per wall s")
     return 0
 
 

@@ -44,13 +44,16 @@ from har_core.video import probe
 LOG = logging.getLogger(__name__)
 
 MANIFEST_FILE = ".har-batch.json"
-# Default cores per video. A video on one core leaves less idle than one on two (model loading, the
-# classifier, drawing are serial), so more videos side by side finish sooner: bench/batch.py measured 2 videos
-# x 1 core 1.3 times faster than 1 video x 2 cores. It costs memory: about 600 MB per video at once.
+# Default cores per video. One: a video's threads then never wait on each other, and the serial parts of
+# a run (loading the models, the classifier, drawing) overlap with other videos. On the shared 2-core
+# machine bench/batch.py timed 2 videos x 1 core at 36-67 s for 8 clips in 6 runs, 1 video x 2 cores at
+# 24-321 s (its classifier's and pose model's threads stall when other jobs take the cores); see
+# bench/README.md. It costs memory: about 600 MB per video at once.
 CPUS_PER_VIDEO = 1
 TASK_RETRIES = 3  # times Ray reruns a video whose worker died (killed, out of memory, node lost)
 _POLL_S = 0.5
 _CONNECT_TIMEOUT_S = 5.0
+_STORE_TABLE_EVERY_S = 10.0  # how often a running batch's table is copied into the run store
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ class _Batch:
         self.analysed_frames = 0  # frames of the videos analysed in this run, for the time left
         self.name = options.name or out_dir.resolve().name
         self.store = RunStore(options.store_root, recover=False) if options.store else None
+        self.table_saved = time.monotonic()
 
     def key(self, video_hash: str) -> str:
         return cache_key(video_hash, asdict(self.settings), self.model_id)
@@ -245,6 +249,8 @@ class _Batch:
     def add(self, row: VideoRow) -> None:
         self.rows.append(row)
         self.table.append(row)
+        if time.monotonic() - self.table_saved >= _STORE_TABLE_EVERY_S:
+            self.save_table()  # so the Runs page follows a batch still running
 
     def skip_if_done(self, item: BatchInput, video_hash: str) -> bool:
         """Add a skipped row when DIR already holds this video's result for these settings and model."""
@@ -290,7 +296,7 @@ class _Batch:
             return
         try:
             self._store_run(item, folder, key, summary)
-        except OutputError as error:
+        except (OutputError, OSError) as error:
             LOG.warning("%s is not in the run store: %s", item.video, error)
 
     def _store_run(self, item: BatchInput, folder: Path, key: str, summary: dict) -> None:
@@ -316,8 +322,14 @@ class _Batch:
             new.lock.release()
 
     def save_table(self) -> None:
-        if self.store is not None:
+        """Copy batch.csv into the run store (with --store); a store that refuses it is only reported."""
+        self.table_saved = time.monotonic()
+        if self.store is None:
+            return
+        try:
             self.store.save_batch_table(self.name, self.table.path)
+        except OutputError as error:
+            LOG.warning("the batch table is not in the run store: %s", error)
 
     def report(self, running: tuple[WorkerState, ...], active: int, remaining_frames: int) -> None:
         """Tell the progress callback; the time left assumes the rest goes as fast, per frame, as the videos
