@@ -6,6 +6,7 @@ torch, PyAV and LiteRT::
     from har_core import AnalysisSettings, analyze, load_results
     result = analyze(Path("clip.mp4"), Path("out"), AnalysisSettings(people="primary"))
     run = load_results(result.out_dir)   # pandas frames + summary dict
+    batch = run_batch(["videos/"], Path("results"), AnalysisSettings(), BatchOptions(workers=2))  # on Ray
 
 Errors users see are `har_core.errors.HarError` subclasses.
 """
@@ -20,6 +21,9 @@ _EXPORTS = {
     "AnalysisSettings": "har_core.pipeline",
     "Progress": "har_core.pipeline",
     "analyze": "har_core.pipeline",
+    "run_batch": "har_core.batch",
+    "BatchOptions": "har_core.batch",
+    "BatchResult": "har_core.batch",
     "RunResults": "har_core.outputs",
     "load_results": "har_core.outputs",
     "HarError": "har_core.errors",

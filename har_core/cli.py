@@ -1,4 +1,4 @@
-"""Command line: `python -m har_core analyze VIDEO --out DIR`.
+"""Command line: `python -m har_core analyze VIDEO --out DIR` (and `batch`, see har_core.batch_cli).
 
 Progress goes to stderr as a bar per stage (frames/s and time left); the result summary goes to stdout.
 Bad input ends with one line, `error: <what is wrong>`, and exit code 2 (`HarError.exit_code`); the
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from tqdm import tqdm
@@ -55,15 +55,13 @@ def _seconds(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (defaults come from AnalysisSettings so the CLI and the dashboard agree)."""
+def add_analysis_options(run: argparse.ArgumentParser) -> None:
+    """The options that choose an analysis's `AnalysisSettings`, shared by `analyze` and `batch`.
+
+    Each option's destination is the settings field it sets, so `settings_from_args` needs no list of its
+    own. Defaults come from AnalysisSettings so the CLI and the dashboard agree.
+    """
     defaults = AnalysisSettings()
-    parser = argparse.ArgumentParser(prog="python -m har_core", description="Human action recognition from video.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("analyze", help="analyse a video: annotated.mp4, frames.csv, keypoints.csv, "
-                              "summary.json")
-    run.add_argument("video", type=Path, help="input video (mp4, mov, mkv, webm, avi)")
-    run.add_argument("--out", type=Path, required=True, help="output folder (created; a previous result is replaced)")
     run.add_argument("--backend", choices=("movenet", "detectron2"), default=defaults.backend, help="pose backend")
     run.add_argument("--input-size", type=_positive, default=defaults.input_size,
                      help="MoveNet input side, multiple of 32 (larger finds smaller people, slower)")
@@ -83,7 +81,39 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refuse larger frames (width x height)")
     run.add_argument("--max-side", type=_positive, default=defaults.max_side,
                      help="process and render larger frames scaled down to this longer side")
+
+
+def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:
+    """The AnalysisSettings chosen by the options `add_analysis_options` added."""
+    return AnalysisSettings(**{field.name: getattr(args, field.name) for field in fields(AnalysisSettings)
+                               if hasattr(args, field.name)})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: `analyze` (one video) and `batch` (many, on Ray)."""
+    parser = argparse.ArgumentParser(prog="python -m har_core", description="Human action recognition from video.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("analyze", help="analyse a video: annotated.mp4, frames.csv, keypoints.csv, "
+                              "summary.json")
+    run.add_argument("video", type=Path, help="input video (mp4, mov, mkv, webm, avi)")
+    run.add_argument("--out", type=Path, required=True, help="output folder (created; a previous result is replaced)")
+    add_analysis_options(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    batch = commands.add_parser("batch", help="analyse many videos on Ray (this machine, or a cluster by address): "
+                                "a folder of results per video and batch.csv")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT",
+                       help="video files, folders (searched recursively for video files) or glob patterns")
+    batch.add_argument("--out", type=Path, required=True,
+                       help="output folder: one folder per video (as analyze writes) and batch.csv")
+    batch.add_argument("--address", default=None,
+                       help="a running Ray cluster (auto, ray://host:10001, host:6379); default: start Ray here")
+    batch.add_argument("--workers", type=_positive, default=None,
+                       help="videos analysed at once (default: one per core)")
+    batch.add_argument("--store", action="store_true",
+                       help="also record every finished video in the dashboard's run store")
+    batch.add_argument("--name", default=None, help="the batch's name in the run store (default: the --out folder's)")
+    add_analysis_options(batch)
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -174,12 +204,11 @@ def _native_stderr_held() -> Iterator[None]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    settings = AnalysisSettings(
-        backend=args.backend, input_size=args.input_size, pose_every=args.pose_every, device=args.device,
-        people=args.people,
-        threshold=args.threshold, smoothing=args.smoothing, max_frames=args.max_frames,
-        max_seconds=args.max_seconds, max_pixels=args.max_pixels, max_side=args.max_side,
-    )
+    settings = settings_from_args(args)
+    if args.command == "batch":
+        from har_core.batch_cli import run_batch_command  # imports Ray, which `analyze` does not need
+
+        return run_batch_command(args, settings)
     bars = _ProgressBars()
     try:
         with _native_stderr_held():

@@ -35,3 +35,7 @@ class ModelError(HarError):
 
 class OutputError(HarError):
     """Results cannot be written (folder not writable, disk full)."""
+
+
+class ClusterError(HarError):
+    """Ray cannot be started here, or the cluster at the given address cannot be reached."""

@@ -90,15 +90,20 @@ class RunSummary:
     model_id: str
 
 
-def summarize(summary: dict) -> RunSummary:
-    """Duration, people count, the (up to three) actions with the most time, and the model id."""
-    video = summary.get("video") or {}
-    duration = video.get("duration_s")
+def action_seconds(summary: dict) -> Counter[str]:
+    """Seconds of each action in a run's segments, summed over its people (uncertain time not counted)."""
     seconds: Counter[str] = Counter()
     for segment in summary.get("segments") or []:
         if segment.get("label") not in NOT_ANALYSED:
             seconds[segment["label"]] += max(float(segment["end_s"]) - float(segment["start_s"]), 0.0)
-    dominant = [label for label, _ in seconds.most_common(_DOMINANT_COUNT)]
+    return seconds
+
+
+def summarize(summary: dict) -> RunSummary:
+    """Duration, people count, the (up to three) actions with the most time, and the model id."""
+    video = summary.get("video") or {}
+    duration = video.get("duration_s")
+    dominant = [label for label, _ in action_seconds(summary).most_common(_DOMINANT_COUNT)]
     return RunSummary(
         duration_s=None if duration is None else float(duration),
         people=len(summary.get("people") or []),

@@ -21,7 +21,6 @@ import contextlib
 import itertools
 import os
 import queue
-import secrets
 import shutil
 import threading
 import time
@@ -35,9 +34,10 @@ from typing import TypeVar
 import numpy as np
 
 from har_core.classifier import ActionClassifier
-from har_core.errors import HarError, LimitError, NoPersonError, OutputError, TooShortError, VideoError
+from har_core.errors import HarError, LimitError, NoPersonError, TooShortError, VideoError
 from har_core.features import WINDOW
 from har_core.frame_rate import CLASSIFIER_FPS, sample_count
+from har_core.output_dir import check_out_dir, publish, staging_dir
 from har_core.outputs import (
     FRAMES_FILE,
     KEYPOINTS_FILE,
@@ -65,11 +65,22 @@ POSE_BATCH = 8  # frames per pose-backend call
 QUEUE_FRAMES = 16  # decoded frames in flight per queue: bounds memory, enough to keep each thread busy
 PROGRESS_EVERY = 8  # frames between progress callbacks in the render pass
 CPUS = os.cpu_count() or 1
-ENCODE_THREADS = max(1, min(4, CPUS))  # pass 2 runs no inference, so x264 may use every core
-# MoveNet interpreters working side by side, each on its own frames. One LiteRT interpreter runs one
-# frame at a time and its threads split each layer of a small (256 px) input, which scales poorly; whole
-# frames per interpreter keep every core busy without that synchronisation.
-POSE_WORKERS = max(1, min(4, CPUS))
+MAX_THREADS = 4  # per kind of work: x264 threads, MoveNet interpreters
+
+
+def encode_threads(cpus: int) -> int:
+    """x264 threads for a run that may use `cpus` cores: pass 2 runs no inference, so all of them."""
+    return max(1, min(MAX_THREADS, cpus))
+
+
+def pose_workers(cpus: int) -> int:
+    """MoveNet interpreters working side by side, each on its own frames, for a run on `cpus` cores.
+
+    One LiteRT interpreter runs one frame at a time and its threads split each layer of a small (256 px)
+    input, which scales poorly; whole frames per interpreter keep every core busy without that
+    synchronisation.
+    """
+    return max(1, min(MAX_THREADS, cpus))
 
 T = TypeVar("T")
 
@@ -314,16 +325,17 @@ class PoseRun:
     pose_every: int
 
 
-def _load_pose_backends(settings: AnalysisSettings) -> list[PoseBackend]:
-    """One single-threaded-enough MoveNet per pose worker (see POSE_WORKERS), or one instance of another backend.
+def _load_pose_backends(settings: AnalysisSettings, cpus: int) -> list[PoseBackend]:
+    """One single-threaded-enough MoveNet per pose worker (see `pose_workers`), or one instance of another
+    backend; together their threads fill `cpus` cores and no more.
 
     Detectron2 parallelises inside torch (or runs on the GPU), so it gets a single instance.
     """
     if settings.backend != "movenet":
         return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)]
-    threads = max(1, CPUS // POSE_WORKERS)
+    workers = pose_workers(cpus)
     return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
-                                num_threads=threads) for _ in range(POSE_WORKERS)]
+                                num_threads=max(1, cpus // workers)) for _ in range(workers)]
 
 
 def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
@@ -431,14 +443,15 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
 
 
 def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisSettings, log: PoseLog,
-                 timelines: list[PersonTimeline], times: np.ndarray, timer: _Timer, report: _ProgressReporter) -> int:
+                 timelines: list[PersonTimeline], times: np.ndarray, timer: _Timer, report: _ProgressReporter,
+                 cpus: int) -> int:
     """Pass 2: decode again, draw every frame, encode. Returns the number of frames written."""
     by_id = {timeline.person_id: timeline for timeline in timelines}
     annotators = default_annotators()
     n_frames = len(times)
     written = 0
     # No pose inference runs in this pass, so x264 may use every core (its default leaves half to inference).
-    writer = H264Writer(target, info.fps, threads=ENCODE_THREADS)
+    writer = H264Writer(target, info.fps, threads=encode_threads(cpus))
     with writer:
         encoder = BackgroundEncoder(writer, timer)
         try:
@@ -482,53 +495,6 @@ def _write_keypoints(path: Path, log: PoseLog, times: np.ndarray, keep: set[int]
             writer.write(frame, float(times[frame]), poses[np.isin(poses.track_ids, list(keep))])
 
 
-def _staging_dir(out_dir: Path) -> Path:
-    """A hidden, unique sibling of out_dir, on the same file system so the final rename is atomic.
-
-    Made with mkdir (not mkdtemp, which forces mode 0700) so the published folder gets the usual umask.
-    """
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.partial")
-        staging.mkdir()
-        return staging
-    except OSError as exc:
-        raise OutputError(f"Cannot create the output folder {out_dir}: {exc.strerror or exc}.") from exc
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    """out_dir may be missing, empty or a previous result (replaced); anything else is not ours to delete."""
-    if not out_dir.exists():
-        return
-    if not out_dir.is_dir():
-        raise OutputError(f"The output path {out_dir} exists and is not a folder.")
-    foreign = [entry.name for entry in out_dir.iterdir() if entry.name not in OUTPUT_FILES]
-    if foreign:
-        raise OutputError(f"The output folder {out_dir} holds other files ({foreign[0]}, ...); choose an empty "
-                          "or new folder.")
-
-
-def _publish(staging: Path, out_dir: Path) -> None:
-    """Move the finished staging folder to out_dir, replacing a previous result only after success.
-
-    If the second rename fails, the previous result is moved back, so out_dir always holds a complete run.
-    """
-    try:
-        if not out_dir.exists():
-            os.replace(staging, out_dir)
-            return
-        old = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.old")
-        os.replace(out_dir, old)
-        try:
-            os.replace(staging, out_dir)
-        except OSError:
-            os.replace(old, out_dir)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    except OSError as exc:
-        raise OutputError(f"Cannot move the results into {out_dir}: {exc.strerror or exc}.") from exc
-
-
 def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
                    progress: Callable[[Progress], None] | None = None) -> PoseRun:
     """Pass 1 alone (decode, pose, track), exactly as `analyze` runs it, without classifying or writing.
@@ -540,7 +506,7 @@ def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
     _check_settings(settings)
     info = probe(Path(video))
     _check_limits(info, settings)
-    return _pose_pass(Path(video), info, settings, _load_pose_backends(settings), _Timer(), _ProgressReporter(progress))
+    return _pose_pass(Path(video), info, settings, _load_pose_backends(settings, CPUS), _Timer(), _ProgressReporter(progress))
 
 
 def analyze(
@@ -548,8 +514,13 @@ def analyze(
     out_dir: Path,
     settings: AnalysisSettings | None = None,
     progress: Callable[[Progress], None] | None = None,
+    cpus: int | None = None,
 ) -> AnalysisResult:
     """Analyse one video and write annotated.mp4, frames.csv, keypoints.csv and summary.json to out_dir.
+
+    `cpus` is how many cores the run may keep busy (pose interpreters, their threads, x264 threads);
+    default all of the machine's. A batch running several videos side by side gives each its share, so
+    they do not oversubscribe the cores. It changes speed, never results, so it is not a setting.
 
     Raises:
         VideoError: not a readable video (from `har_core.video`).
@@ -566,10 +537,11 @@ def analyze(
     wall = time.perf_counter()
     info = probe(video)
     _check_limits(info, settings)
-    _check_out_dir(out_dir)
+    check_out_dir(out_dir)
 
     started = time.perf_counter()
-    backends = _load_pose_backends(settings)
+    cpus = cpus or CPUS
+    backends = _load_pose_backends(settings, cpus)
     classifier = ActionClassifier.load(device=settings.device)
     timer.add("load_models", started)
 
@@ -596,10 +568,11 @@ def analyze(
     report("actions", len(tracks), len(tracks))
     timer.add("actions", started)
 
-    staging = _staging_dir(out_dir)
+    staging = staging_dir(out_dir)
     try:
         started = time.perf_counter()
-        written = _render_pass(video, staging / VIDEO_FILE, info, settings, log, timelines, times, timer, report)
+        written = _render_pass(video, staging / VIDEO_FILE, info, settings, log, timelines, times, timer, report,
+                               cpus)
         timer.add("pass2_wall", started)
         started = time.perf_counter()
         _write_keypoints(staging / KEYPOINTS_FILE, log, times, keep)
@@ -621,7 +594,7 @@ def analyze(
             "timings_s": timer.rounded(),
             "versions": package_versions(),
         })
-        _publish(staging, out_dir)
+        publish(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report("done", len(times), len(times))

@@ -8,6 +8,7 @@ Layout under the root (``$HAR_RUNS_DIR``, default ``$XDG_DATA_HOME/har-dashboard
     <run id>/results/        annotated.mp4, frames.csv, keypoints.csv, summary.json (written by the pipeline)
     <run id>/thumbnail.jpg   a small still for the history page
     <run id>/.lock           held (flock) by whoever owns the run while it is queued or running
+    batches/<hash>.csv       the batch.csv of each batch recorded with `python -m har_core batch --store`
 
 Ownership is an OS file lock rather than a pid or heartbeat: the kernel drops it when the owner dies,
 even on SIGKILL, so "active in the index but nobody holds the lock" reliably means "interrupted", with
@@ -53,7 +54,8 @@ _ID_BYTES = 16
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _MAX_NAME = 120
 _CHUNK = 1 << 20
-_SCHEMA_VERSION = 1
+BATCHES_DIR = "batches"
+_SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -79,7 +81,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs (key, created);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
+CREATE TABLE IF NOT EXISTS batches (
+    name TEXT PRIMARY KEY,
+    file TEXT NOT NULL,
+    updated REAL NOT NULL
+);
 """
+# Columns added after version 1, with their definitions; added to an older index when it is opened.
+_ADDED_COLUMNS = {"batch": "TEXT NOT NULL DEFAULT ''"}
 
 
 class RunStatus(StrEnum):
@@ -110,6 +119,7 @@ class RunRecord:
         duration_s, people, dominant: result summary for the history (None / empty until done).
         error: the user-facing message of a failed run.
         worker_pid: process running the analysis, for diagnostics only (ownership is the lock).
+        batch: the name of the batch that recorded the run ("" for a run started in the dashboard).
     """
 
     id: str
@@ -132,6 +142,7 @@ class RunRecord:
     dominant: tuple[str, ...]
     error: str
     worker_pid: int | None
+    batch: str = ""
 
     @property
     def active(self) -> bool:
@@ -304,6 +315,10 @@ class RunStore:
             conn.execute("PRAGMA journal_mode=WAL")
             with conn:
                 conn.executescript(_SCHEMA)
+                present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+                for column, definition in _ADDED_COLUMNS.items():
+                    if column not in present:
+                        conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {definition}")
                 conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except (OSError, sqlite3.Error) as exc:
             raise OutputError(f"Cannot open the run store at {self.root} ({exc}); set {RUNS_DIR_ENV} to a "
@@ -435,12 +450,46 @@ class RunStore:
             args.append(limit)
         return [RunRecord.from_row(row) for row in self._conn().execute(query, args)]
 
+    # -- batches ----------------------------------------------------------------------------------
+
+    def save_batch_table(self, name: str, table: Path) -> None:
+        """Keep a copy of a batch's batch.csv under the batch's name (replacing an earlier copy).
+
+        The copy lives in the store, so the Runs page shows the batch's summary even where the batch's
+        output folder is on another machine.
+        """
+        file = f"{hashlib.sha256(name.encode()).hexdigest()[:24]}.csv"
+        try:
+            (self.root / BATCHES_DIR).mkdir(exist_ok=True)
+            atomic_write(self.root / BATCHES_DIR / file, table)
+            with self._conn() as conn:
+                conn.execute("INSERT OR REPLACE INTO batches (name, file, updated) VALUES (?, ?, ?)",
+                             (name, file, time.time()))
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"Cannot record the batch table in the run store: {exc}.") from exc
+
+    def batch_table(self, name: str) -> Path | None:
+        """The stored batch.csv of the batch called `name`, or None."""
+        row = self._conn().execute("SELECT file FROM batches WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        path = self.root / BATCHES_DIR / row[0]
+        return path if path.is_file() else None
+
+    def list_batches(self) -> list[str]:
+        """Names of the batches that recorded runs or a table, newest first."""
+        rows = self._conn().execute(
+            "SELECT name FROM (SELECT batch AS name, MAX(created) AS at FROM runs WHERE batch != '' GROUP BY batch "
+            "UNION ALL SELECT name, updated AS at FROM batches) GROUP BY name ORDER BY MAX(at) DESC"
+        )
+        return [row[0] for row in rows]
+
     # -- life cycle -------------------------------------------------------------------------------
 
     def create_run(
-        self, source: bytes | BinaryIO | Path, name: str, key: str, settings: dict, model_id: str
+        self, source: bytes | BinaryIO | Path, name: str, key: str, settings: dict, model_id: str, batch: str = ""
     ) -> NewRun:
-        """Store a clip as a new queued run, owned (locked) by the caller.
+        """Store a clip as a new queued run, owned (locked) by the caller (`batch`: the batch it belongs to).
 
         The folder is assembled under a temporary name, holding the lock, and renamed into place
         before the row is inserted, so the index never points at a half-written input.
@@ -465,9 +514,9 @@ class RunStore:
             with self._conn() as conn:
                 conn.execute(
                     "INSERT INTO runs (id, key, name, created, updated, status, settings, model_id, folder, "
-                    "input_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "input_file, batch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (run_id, key, display, now, now, RunStatus.QUEUED, json.dumps(settings, sort_keys=True),
-                     model_id, run_id, input_file),
+                     model_id, run_id, input_file, batch),
                 )
         except BaseException as exc:
             lock.release()

@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from har_core.batch_table import BatchTableWriter, VideoRow
 from har_core.classifier import DEFAULT_CHECKPOINT
 from har_core.outputs import PROB_COLUMNS
 from har_core.store import LOCK_FILE, THUMBNAIL_FILE, RunRecord, RunStatus, RunStore
@@ -93,10 +94,11 @@ def sample_run(runs_dir: Path, sample_clip: Path) -> tuple[AppTest, RunRecord]:
     return at, record
 
 
-def copy_run(runs_dir: Path, source: RunRecord, name: str) -> str:
+def copy_run(runs_dir: Path, source: RunRecord, name: str, batch: str = "") -> str:
     """A second finished run with the same results (real files), for history and comparison."""
     store = RunStore(runs_dir, recover=False)
-    new = store.create_run(store.input_path(source), name, f"copy:{name}", source.settings, source.model_id)
+    new = store.create_run(store.input_path(source), name, f"copy:{name}", source.settings, source.model_id,
+                           batch=batch)
     store.mark_running(new.record.id, os.getpid())
     shutil.copytree(store.results_dir(source.id), store.results_dir(new.record.id))
     shutil.copyfile(store.run_dir(source.id) / THUMBNAIL_FILE, store.run_dir(new.record.id) / THUMBNAIL_FILE)
@@ -210,6 +212,30 @@ def test_runs_page_lists_history_and_deletes_a_run(sample_run: tuple[AppTest, Ru
     assert RunStore(runs_dir, recover=False).get(doomed) is None and not (runs_dir / doomed).exists()
     at.text_input(key="runs_filter").input("no such clip").run()
     assert "0 of" in texts(at)
+
+
+def test_runs_page_filters_by_batch_and_summarises_it(sample_run: tuple[AppTest, RunRecord], runs_dir: Path,
+                                                      tmp_path: Path) -> None:
+    _, record = sample_run
+    in_batch = copy_run(runs_dir, record, "gym clip.mp4", batch="gym")
+    store = RunStore(runs_dir, recover=False)
+    summary = json.loads(store.result_file(in_batch, "summary.json").read_text())
+    table = tmp_path / "batch.csv"
+    with BatchTableWriter(table) as writer:
+        writer.append(VideoRow.from_summary("/videos/gym clip.mp4", "gym clip", "done", summary, 3.0))
+        writer.append(VideoRow.failed("/videos/broken.mp4", "broken", "Not a video file: the header is damaged."))
+    store.save_batch_table("gym", table)
+    at = app()
+    at.switch_page("pages/runs.py").run()
+    at.selectbox(key="runs_batch").set_value("gym").run()
+    assert not at.exception, at.exception
+    assert [(m.label, m.value) for m in at.metric] == [("Videos", "2"), ("Analysed", "1"), ("Already analysed", "0"),
+                                                      ("Failed", "1")]
+    shown = texts(at)
+    assert "**gym clip.mp4**" in shown and "**sample.mp4**" not in shown and "batch gym" in shown
+    assert [b.label for b in at.get("download_button")] == ["batch.csv"]
+    assert len(at.get("plotly_chart")) == 1  # time per action across the batch's videos
+    assert list(at.dataframe[0].value["video"]) == ["/videos/broken.mp4"]
 
 
 def test_compare_page_overlays_two_runs(sample_run: tuple[AppTest, RunRecord], runs_dir: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard.components import services
+from dashboard.components.batch_summary import show_batch_summary
 from dashboard.components.chips import chips_html
 from dashboard.components.progress import describe
 from har_core.store import THUMBNAIL_FILE, RunRecord, RunStatus
@@ -53,7 +54,7 @@ def _run_card(record: RunRecord) -> None:
             info.markdown(f"{when} · {record.error}")
         else:
             info.markdown(f"{when} · {describe(record)}")
-        info.caption(settings_line(record.settings))
+        info.caption(settings_line(record.settings) + (f" · batch {record.batch}" if record.batch else ""))
         actions.page_link("pages/analyze.py", label="Open", icon=":material/open_in_new:",
                           query_params={"run": record.id}, width="stretch")
         with actions.popover("Delete", icon=":material/delete:", width="stretch"):
@@ -64,15 +65,19 @@ def _run_card(record: RunRecord) -> None:
 
 st.title("Runs", anchor=False)
 runs = services.store().list_runs()
-if not runs:
+batches = services.store().list_batches()
+if not runs and not batches:
     st.info("No analyses yet. Start one on the Analyze page.")
     st.page_link("pages/analyze.py", label="Analyze a video", icon=":material/play_arrow:")
     st.stop()
 
-search, status = st.columns([2, 1.2], vertical_alignment="bottom")
-query = search.text_input("Filter by name", placeholder="clip name…", key="runs_filter")
-shown = status.pills("Status", ["done", "running", "failed"], selection_mode="multi", key="runs_status")
-selected = [r for r in runs if query.lower() in r.name.lower()]
+columns = st.columns([2, 1.2, 1.2] if batches else [2, 1.2], vertical_alignment="bottom")
+query = columns[0].text_input("Filter by name", placeholder="clip name…", key="runs_filter")
+shown = columns[1].pills("Status", ["done", "running", "failed"], selection_mode="multi", key="runs_status")
+batch = columns[2].selectbox("Batch", batches, index=None, placeholder="all runs", key="runs_batch") if batches else None
+if batch is not None:
+    show_batch_summary(batch)
+selected = [r for r in runs if query.lower() in r.name.lower() and (batch is None or r.batch == batch)]
 if shown:
     wanted = {RunStatus(s) for s in shown} | ({RunStatus.QUEUED} if "running" in shown else set())
     selected = [r for r in selected if r.status in wanted]
