@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="refuse larger frames (width x height)")
     run.add_argument("--max-side", type=_positive, default=defaults.max_side,
                      help="process and render larger frames scaled down to this longer side")
+    run.add_argument("--model", type=Path, default=None, metavar="MODEL_DIR",
+                     help="action model checkpoint folder, e.g. one made by `python -m models.finetune` "
+                     "(default: the shipped checkpoint)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -179,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         people=args.people,
         threshold=args.threshold, smoothing=args.smoothing, max_frames=args.max_frames,
         max_seconds=args.max_seconds, max_pixels=args.max_pixels, max_side=args.max_side,
+        model=None if args.model is None else str(args.model.resolve()),
     )
     bars = _ProgressBars()
     try:

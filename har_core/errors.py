@@ -35,3 +35,7 @@ class ModelError(HarError):
 
 class OutputError(HarError):
     """Results cannot be written (folder not writable, disk full)."""
+
+
+class LabelError(HarError):
+    """A user's labels cannot be learnt from: unknown class, a range outside its clip, a missing person or run."""

@@ -36,7 +36,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from har_core.errors import OutputError
+from har_core.errors import LabelError, OutputError
+from har_core.skeleton import CLASSES
 
 RUNS_DIR_ENV = "HAR_RUNS_DIR"
 INDEX_FILE = "index.sqlite3"
@@ -47,6 +48,8 @@ RESULT_FILES = ("annotated.mp4", "frames.csv", "keypoints.csv", "summary.json")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 INTERRUPTED_MESSAGE = "The analysis was interrupted (the app or its worker stopped) before it finished; run it again."
 
+# A labelled range may end this far past the clip (a chart selection's edge and rounded times are approximate).
+LABEL_SLACK_S = 0.05
 _TMP_PREFIX = ".tmp-"
 _TRASH_PREFIX = ".trash-"
 _ID_BYTES = 16
@@ -79,6 +82,16 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_by_key ON runs (key, created);
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created);
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    person_id INTEGER NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    label TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_run ON labels (run_id, person_id, start_s);
 """
 
 
@@ -153,6 +166,19 @@ class RunRecord:
         values["settings"] = json.loads(values["settings"])
         values["dominant"] = tuple(json.loads(values["dominant"]))
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """A user's correction of a finished run: person `person_id` did `label` from `start_s` to `end_s`."""
+
+    id: int
+    run_id: str
+    person_id: int
+    start_s: float
+    end_s: float
+    label: str
+    created: float
 
 
 class RunLock:
@@ -435,6 +461,49 @@ class RunStore:
             args.append(limit)
         return [RunRecord.from_row(row) for row in self._conn().execute(query, args)]
 
+    # -- labels -----------------------------------------------------------------------------------
+
+    def add_label(self, run_id: str, person_id: int, start_s: float, end_s: float, label: str) -> LabelRecord:
+        """Store a labelled range of a finished run (stored with the run, deleted with it).
+
+        Raises:
+            LabelError: the run is not a finished one, the class is unknown, or the range is empty.
+        """
+        record = self.get(run_id)
+        if record is None or record.status != RunStatus.DONE:
+            raise LabelError("Only a finished run can be labelled.")
+        _check_label(label, start_s, end_s)
+        if record.duration_s is not None and end_s > record.duration_s + LABEL_SLACK_S:
+            raise LabelError(f"The range {start_s:g}-{end_s:g} s is outside the clip (0-{record.duration_s:.2f} s).")
+        with self._conn() as conn:
+            cursor = conn.execute(
+                "INSERT INTO labels (run_id, person_id, start_s, end_s, label, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, int(person_id), float(start_s), float(end_s), label, time.time()))
+        return self._label(int(cursor.lastrowid))
+
+    def relabel(self, label_id: int, label: str) -> bool:
+        """Change the class of a labelled range; False when there is no such range."""
+        _check_label(label, 0.0, 1.0)
+        with self._conn() as conn:
+            return conn.execute("UPDATE labels SET label = ? WHERE id = ?", (label, int(label_id))).rowcount == 1
+
+    def delete_label(self, label_id: int) -> bool:
+        """Remove a labelled range; False when there is no such range."""
+        with self._conn() as conn:
+            return conn.execute("DELETE FROM labels WHERE id = ?", (int(label_id),)).rowcount == 1
+
+    def labels(self, run_id: str | None = None) -> list[LabelRecord]:
+        """Labelled ranges of one run (or of every run), by run, person and start."""
+        query, args = "SELECT * FROM labels", ()
+        if run_id is not None:
+            query, args = query + " WHERE run_id = ?", (run_id,)
+        rows = self._conn().execute(query + " ORDER BY run_id, person_id, start_s, id", args)
+        return [LabelRecord(**dict(row)) for row in rows]
+
+    def _label(self, label_id: int) -> LabelRecord:
+        row = self._conn().execute("SELECT * FROM labels WHERE id = ?", (label_id,)).fetchone()
+        return LabelRecord(**dict(row))
+
     # -- life cycle -------------------------------------------------------------------------------
 
     def create_run(
@@ -538,6 +607,7 @@ class RunStore:
         if folder.is_symlink():  # never follow it: remove the row and the link, nothing outside the store
             with self._conn() as conn:
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                conn.execute("DELETE FROM labels WHERE run_id = ?", (run_id,))
             folder.unlink()
             return True
         if folder.is_dir():
@@ -550,6 +620,7 @@ class RunStore:
         try:
             with self._conn() as conn:
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                conn.execute("DELETE FROM labels WHERE run_id = ?", (run_id,))
             if folder.is_dir():
                 trash = self.root / f"{_TRASH_PREFIX}{run_id}"
                 os.replace(folder, trash)
@@ -585,6 +656,14 @@ class RunStore:
             with _try_lock(entry / LOCK_FILE) as free:
                 if free:
                     shutil.rmtree(entry, ignore_errors=True)
+
+
+def _check_label(label: str, start_s: float, end_s: float) -> None:
+    """A label must name a class and cover a non-empty range of time."""
+    if label not in CLASSES:
+        raise LabelError(f"Unknown label {label!r}; use one of {', '.join(CLASSES)}.")
+    if not start_s < end_s or start_s < 0:
+        raise LabelError(f"A labelled range must start at 0 s or later and end after it starts ({start_s}-{end_s} s).")
 
 
 @contextmanager
