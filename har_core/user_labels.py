@@ -57,6 +57,7 @@ class LabelledWindows:
         runs: (N,) int64 index into `run_names`: which results folder a window comes from (the unit of
             cross-validation, since windows of one run share its camera, room and person).
         ranges: (N,) int64 index of the labelled range that labels the window.
+        end_s: (N,) float64 video time of each window's last sample, the moment its prediction belongs to.
         run_names: the results folders, in order of first use.
     """
 
@@ -64,6 +65,7 @@ class LabelledWindows:
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     runs: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ranges: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    end_s: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     run_names: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -72,7 +74,7 @@ class LabelledWindows:
     def subset(self, index: np.ndarray) -> LabelledWindows:
         """The windows at `index` (indices or boolean mask)."""
         return LabelledWindows(self.keypoints[index], self.labels[index], self.runs[index], self.ranges[index],
-                               self.run_names)
+                               self.end_s[index], self.run_names)
 
     def per_class(self) -> dict[str, int]:
         """Windows per class name (classes without any left out)."""
@@ -169,6 +171,7 @@ def labelled_windows(ranges: list[LabelledRange], every: int = 1) -> LabelledWin
     names: list[str] = []
     chosen: dict[tuple[int, int], np.ndarray] = {}  # (run, person) -> label per sample (-1 unlabelled)
     range_of: dict[tuple[int, int], np.ndarray] = {}
+    sampled_at: dict[tuple[int, int], np.ndarray] = {}
     for index, labelled in enumerate(ranges):
         folder = Path(labelled.results)
         if folder not in runs:
@@ -182,6 +185,7 @@ def labelled_windows(ranges: list[LabelledRange], every: int = 1) -> LabelledWin
         if key not in chosen:
             chosen[key] = np.full(len(times), -1, dtype=np.int64)
             range_of[key] = np.full(len(times), -1, dtype=np.int64)
+            sampled_at[key] = times
         inside = (times >= labelled.start_s) & (times <= labelled.end_s)
         chosen[key][inside] = CLASSES.index(labelled.label)
         range_of[key][inside] = index
@@ -193,12 +197,13 @@ def labelled_windows(ranges: list[LabelledRange], every: int = 1) -> LabelledWin
         ends = indices + WINDOW - 1
         keep = (per_sample[ends] >= 0) & (ends % max(every, 1) == 0)
         indices, ends = indices[keep], ends[keep]
+        key = (run_index, person_id)
         parts.append(LabelledWindows(np.ascontiguousarray(windows[indices]), per_sample[ends],
-                                     np.full(len(ends), run_index), range_of[(run_index, person_id)][ends], names))
+                                     np.full(len(ends), run_index), range_of[key][ends], sampled_at[key][ends], names))
     if not parts:
         return LabelledWindows(run_names=names)
-    return LabelledWindows(np.concatenate([p.keypoints for p in parts]), np.concatenate([p.labels for p in parts]),
-                           np.concatenate([p.runs for p in parts]), np.concatenate([p.ranges for p in parts]), names)
+    return LabelledWindows(*(np.concatenate([getattr(p, name) for p in parts])
+                             for name in ("keypoints", "labels", "runs", "ranges", "end_s")), run_names=names)
 
 
 def store_ranges(store: RunStore) -> list[LabelledRange]:
