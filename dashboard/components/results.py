@@ -178,11 +178,6 @@ def _reanalyse(record: RunRecord, model_dir: str | None) -> None:
     st.rerun(scope="app")
 
 
-def _compare(first: str, second: str) -> None:
-    st.session_state["cmp_runs"] = [first, second]
-    st.switch_page("pages/compare.py")
-
-
 def _model_actions(record: RunRecord) -> None:
     """Re-analyse with the active model when the run used another one, and compare with the run re-analysed."""
     active = services.library().active()
@@ -194,8 +189,10 @@ def _model_actions(record: RunRecord) -> None:
             _reanalyse(record, None if active is None else str(active.path))
     earlier = st.query_params.get("vs")
     if earlier and earlier != record.id and services.store().get(earlier) is not None:
-        cols[1].button("Compare with the run it re-analysed", icon=":material/compare_arrows:", type="primary",
-                       key=f"compare_with:{record.id}", on_click=_compare, args=(earlier, record.id))
+        if cols[1].button("Compare with the run it re-analysed", icon=":material/compare_arrows:", type="primary",
+                          key=f"compare_with:{record.id}"):
+            st.session_state["cmp_runs"] = [earlier, record.id]
+            st.switch_page("pages/compare.py")
 
 
 def _downloads(record: RunRecord) -> None:
