@@ -3,11 +3,13 @@
 Layout under the root (``$HAR_RUNS_DIR``, default ``$XDG_DATA_HOME/har-dashboard/runs`` or
 ``~/.local/share/har-dashboard/runs``)::
 
-    index.sqlite3            one row per run (WAL mode, so readers never block the writing jobs)
+    index.sqlite3            one row per run, and the user's labelled ranges of runs (WAL mode, so readers never
+                             block the writing jobs)
     <run id>/input.<ext>     the uploaded clip under a generated name (never the user's file name)
     <run id>/results/        annotated.mp4, frames.csv, keypoints.csv, summary.json (written by the pipeline)
     <run id>/thumbnail.jpg   a small still for the history page
     <run id>/.lock           held (flock) by whoever owns the run while it is queued or running
+    models/                  the user's fine-tuned models (`har_core.user_models`)
 
 Ownership is an OS file lock rather than a pid or heartbeat: the kernel drops it when the owner dies,
 even on SIGKILL, so "active in the index but nobody holds the lock" reliably means "interrupted", with
@@ -217,6 +219,17 @@ class RunLock:
 
     def __del__(self) -> None:
         self.release()
+
+
+def lock_held(path: Path) -> bool:
+    """True when some live process holds the lock file at `path` (False when it is free or its folder is gone)."""
+    try:
+        RunLock(path, blocking=False).release()
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 @dataclass
@@ -592,12 +605,9 @@ class RunStore:
     def owned(self, run_id: str) -> bool:
         """True when some live process holds the run's lock."""
         try:
-            RunLock(self.run_dir(run_id) / LOCK_FILE, blocking=False).release()
-        except BlockingIOError:
-            return True
-        except (FileNotFoundError, KeyError):
+            return lock_held(self.run_dir(run_id) / LOCK_FILE)
+        except KeyError:
             return False
-        return False
 
     def delete(self, run_id: str) -> bool:
         """Remove a run's row and folder; refuses (False) while someone owns it (cancel it first)."""

@@ -33,7 +33,7 @@ from pathlib import Path
 from har_core.classifier import CONFIG_FILE
 from har_core.errors import HarError, ModelError
 from har_core.pipeline import Progress
-from har_core.store import RunLock, RunStore, atomic_write
+from har_core.store import RunLock, RunStore, atomic_write, lock_held
 from har_core.user_labels import LabelledRange, write_labels_csv
 
 LOG = logging.getLogger(__name__)
@@ -278,7 +278,8 @@ class FinetuneJobs:
             return None
         folder = self._jobs_root / job_id
         status = _read_status(folder)
-        if status is not None and status.state == "running" and job_id not in self._locks and not _owned(folder):
+        if status is not None and status.state == "running" and job_id not in self._locks \
+                and not lock_held(folder / ".lock"):
             return FinetuneStatus(job_id, "failed", message=INTERRUPTED, started=status.started,
                                   updated=status.updated)
         return status
@@ -304,13 +305,3 @@ class FinetuneJobs:
             time.sleep(0.2)
         return status
 
-
-def _owned(folder: Path) -> bool:
-    """True when some live process holds the job folder's lock."""
-    try:
-        RunLock(folder / ".lock", blocking=False).release()
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    return False

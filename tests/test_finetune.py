@@ -27,7 +27,7 @@ from har_core.store import RunStore
 from har_core.user_labels import LabelledRange, labelled_windows, load_run_tracks, read_labels_csv
 from har_core.user_models import ModelLibrary
 from models.evaluate import evaluate_windows
-from models.finetune import TINY, FinetuneResult, finetune, held_out_sets, main
+from models.finetune import TINY, FinetuneResult, finetune, held_out_sets, main, sampling_weights
 from models.synth.scenes import eval_scene, write_scene_video
 
 BOXING = CLASSES.index("BOXING")
@@ -183,3 +183,12 @@ def test_run_tracks_rebuild_the_people_of_a_run(clips) -> None:
     keypoints = pd.read_csv(folder / "keypoints.csv")
     assert set(run.tracks) == set(keypoints["person_id"])
     assert run.duration_s == pytest.approx(SECONDS, abs=0.05)
+
+
+def test_batches_keep_every_class_share_and_the_user_takes_part_of_their_class() -> None:
+    labels = np.array([BOXING] * 10 + list(range(7)) * 20)
+    is_user = np.arange(len(labels)) < 10
+    weights = sampling_weights(labels, is_user, 0.75)
+    per_class = np.bincount(labels, weights=weights, minlength=7)
+    np.testing.assert_allclose(per_class, 1 / 7)
+    assert weights[is_user].sum() == pytest.approx(0.75 / 7)

@@ -188,11 +188,11 @@ def _model_actions(record: RunRecord) -> None:
         if cols[0].button(f"Re-analyse with the {name}", icon=":material/replay:", key=f"reanalyse:{record.id}"):
             _reanalyse(record, None if active is None else str(active.path))
     earlier = st.query_params.get("vs")
-    if earlier and earlier != record.id and services.store().get(earlier) is not None:
-        if cols[1].button("Compare with the run it re-analysed", icon=":material/compare_arrows:", type="primary",
-                          key=f"compare_with:{record.id}"):
-            st.session_state["cmp_runs"] = [earlier, record.id]
-            st.switch_page("pages/compare.py")
+    comparable = bool(earlier) and earlier != record.id and services.store().get(earlier) is not None
+    if comparable and cols[1].button("Compare with the run it re-analysed", icon=":material/compare_arrows:",
+                                     type="primary", key=f"compare_with:{record.id}"):
+        st.session_state["cmp_runs"] = [earlier, record.id]
+        st.switch_page("pages/compare.py")
 
 
 def _downloads(record: RunRecord) -> None:
