@@ -7,9 +7,11 @@ checkpoint unless `--base`) is trained further on them:
 
 - with the augmentations training uses: mirroring, and fresh jitter and missed joints on every pass
   (`models.data.KeypointWindows`, `models.synth.noise.perturb_windows`);
-- mixed half and half with windows regenerated from the synthetic training distribution
-  (`models.synth.dataset.generate_windows`), so classes the user did not label are not forgotten;
-- at a tenth of training's learning rate, with early stopping on a held-out share of the user's runs (plus
+- mixed with windows regenerated from the synthetic training distribution
+  (`models.synth.dataset.generate_windows`) so that every class keeps its seventh of each batch, the user's
+  windows taking most of their own class's share (`sampling_weights`): classes the user did not label are not
+  forgotten, and the one they did label does not become more likely than the others;
+- at a third of training's learning rate, with early stopping on a held-out share of the user's runs (plus
   held-out synthetic windows), keeping the epoch with the lowest validation loss.
 
 How well it worked is measured before writing the model: accuracy on the user's labelled windows before and
@@ -76,7 +78,9 @@ class FinetuneConfig:
         min_windows: fewer labelled windows than this are refused.
         val_share: share of the user's runs held out for early stopping.
         folds: cross-validation folds (by run) for the before/after figures; 0 skips them.
-        max_train_seconds: a safety net per training (the final one and each fold's).
+        max_train_seconds: the final training's time limit (it usually stops earlier, on validation loss).
+        cv_seconds: the cross-validation trainings' time limit, shared between the folds, so that checking the
+            model cannot make fine-tuning take more than about twice as long.
         workers: processes generating synthetic windows.
         threads: torch threads while training and scoring. One: a small LSTM gains little from a second
             thread, and on a busy machine two spinning OpenMP threads made each step 50x slower (measured).
@@ -95,7 +99,8 @@ class FinetuneConfig:
     min_windows: int = 60
     val_share: float = 0.25
     folds: int = 3
-    max_train_seconds: float = 120.0
+    max_train_seconds: float = 90.0
+    cv_seconds: float = 60.0
     workers: int = 2
     threads: int = 1
     mocap: bool | None = None
@@ -103,7 +108,7 @@ class FinetuneConfig:
 
 
 TINY = FinetuneConfig(max_user_windows=800, synthetic_windows=420, held_out_windows=140, epochs=2, batch_size=32,
-                      min_windows=20, folds=2, max_train_seconds=30.0, workers=1, mocap=False)
+                      min_windows=20, folds=2, max_train_seconds=30.0, cv_seconds=30.0, workers=1, mocap=False)
 
 
 @dataclass
@@ -252,6 +257,7 @@ def cross_validated(net: ActionLSTM | ActionEnsemble, user: LabelledWindows, syn
     if folds < 2:
         return None
     fold_of = {unit: k % folds for k, unit in enumerate(np.random.default_rng(config.seed).permutation(unique))}
+    config = replace(config, max_train_seconds=config.cv_seconds / folds)
     assigned = np.array([fold_of[g] for g in groups])
     predicted = np.zeros(len(user), dtype=np.int64)
     for fold in range(folds):

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from har_core.classifier import ActionClassifier
+from har_core.cli import main as analyze_cli
 from har_core.errors import LabelError, NoPersonError
 from har_core.features import features_for_windows
 from har_core.jobs import JobManager
@@ -192,3 +193,11 @@ def test_batches_keep_every_class_share_and_the_user_takes_part_of_their_class()
     per_class = np.bincount(labels, weights=weights, minlength=7)
     np.testing.assert_allclose(per_class, 1 / 7)
     assert weights[is_user].sum() == pytest.approx(0.75 / 7)
+
+
+def test_analyze_refuses_a_folder_that_is_not_a_model(clips, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    video = next(clips[1][0].parent.glob("boxing_12_*.mp4"))
+    code = analyze_cli(["analyze", str(video), "--out", str(tmp_path / "out"), "--model", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: No model checkpoint at") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
