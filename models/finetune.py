@@ -11,7 +11,7 @@ checkpoint unless `--base`) is trained further on them:
   (`models.synth.dataset.generate_windows`) so that every class keeps its seventh of each batch, the user's
   windows taking most of their own class's share (`sampling_weights`): classes the user did not label are not
   forgotten, and the one they did label does not become more likely than the others;
-- at a third of training's learning rate, with early stopping on a held-out share of the user's runs (plus
+- at a tenth of training's learning rate, with early stopping on a held-out share of the user's runs (plus
   held-out synthetic windows), keeping the epoch with the lowest validation loss.
 
 How well it worked is measured before writing the model: accuracy on the user's labelled windows before and
@@ -93,7 +93,7 @@ class FinetuneConfig:
     held_out_windows: int = 1_400
     epochs: int = 6
     patience: int = 2
-    lr: float = 1e-3
+    lr: float = 3e-4
     batch_size: int = 128
     user_share: float = 0.75
     min_windows: int = 60

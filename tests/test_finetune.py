@@ -34,7 +34,8 @@ from models.synth.scenes import eval_scene, write_scene_video
 BOXING = CLASSES.index("BOXING")
 SECONDS = 3.0
 # Small and quick, but with enough regenerated windows (400 a class) that the rest is not forgotten: with 200 a
-# class the held-out simulated accuracy fell by 3 points, with 400 by under 1 (measured on these clips).
+# class the held-out simulated accuracy fell by 3 points, with 400 by under 1 (measured on these clips). Measured
+# here: the unseen clips' windows 0.24 right before, 0.54 after; held-out simulated 0.966 before, 0.961 after.
 CONFIG = replace(TINY, synthetic_windows=2800, held_out_windows=700, epochs=3, batch_size=64, folds=0,
                  max_train_seconds=90.0, workers=2)
 
