@@ -147,6 +147,9 @@ class _KeepBest(Callback):
         self.best_epoch = -1
         self._report = report
 
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self._report(0, trainer.max_epochs)
+
     def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.sanity_checking:
             return
