@@ -34,6 +34,7 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     st.Page("pages/model.py", title="Model", icon=":material/model_training:"),
+    st.Page("pages/teach.py", title="Teach", icon=":material/school:"),
 ]
 
 page = st.navigation(PAGES, position="top")

@@ -65,7 +65,8 @@ def _cursor(fig: go.Figure, time_s: float | None) -> None:
 
 
 def timeline_figure(series: PersonSeries, segments: Sequence[dict], threshold: float | None = None,
-                    cursor_s: float | None = None, revision: str = "") -> go.Figure:
+                    cursor_s: float | None = None, revision: str = "",
+                    labelled: Sequence[tuple[float, float, str]] = ()) -> go.Figure:
     """Per-frame class probabilities of one person, with their action segments as a band above.
 
     Args:
@@ -74,6 +75,8 @@ def timeline_figure(series: PersonSeries, segments: Sequence[dict], threshold: f
         threshold: the uncertainty threshold, drawn as a dashed line.
         cursor_s: time of the inspected frame.
         revision: `uirevision`; a constant per run keeps zoom and legend state across reruns.
+        labelled: the user's labelled ranges of this person (start_s, end_s, class), drawn as tinted bands
+            behind the probabilities in the class's colour, named at the top.
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.13, 0.87], vertical_spacing=0.04)
     by_label: dict[str, list[dict]] = {}
@@ -112,6 +115,10 @@ def timeline_figure(series: PersonSeries, segments: Sequence[dict], threshold: f
         ), row=2, col=1)
     if threshold is not None:
         fig.add_hline(y=threshold, line={"color": "#9AA0B4", "width": 1, "dash": "dash"}, row=2, col=1)
+    for start_s, end_s, label in labelled:
+        fig.add_vrect(x0=start_s, x1=end_s, fillcolor=label_color(label), opacity=0.16, line_width=0, layer="below",
+                      annotation_text=f"labelled {label.replace('_', ' ').lower()}", annotation_position="top left",
+                      annotation_font={"size": 10, "color": label_color(label)}, row=2, col=1)
     _cursor(fig, cursor_s)
     fig.update_layout(barmode="overlay", hovermode="closest", uirevision=revision or None, bargap=0.1)
     fig.update_yaxes(showticklabels=False, showgrid=False, fixedrange=True, row=1, col=1)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from har_core.outputs import PROB_COLUMNS
 from har_core.skeleton import CLASSES, JOINT_INDEX, NUM_JOINTS, UNCERTAIN
+from har_core.store import LabelRecord
 from har_core.video import iter_frames
 
 NOT_PREDICTED = ("NO_WINDOW", "ABSENT")
@@ -214,3 +215,53 @@ def zip_files(files: dict[str, Path]) -> bytes:
             method = zipfile.ZIP_STORED if name.endswith(".mp4") else zipfile.ZIP_DEFLATED
             archive.write(path, arcname=name, compress_type=method)
     return buffer.getvalue()
+
+
+def selected_range(selection: dict) -> tuple[float, float] | None:
+    """The time span (seconds) of a box or lasso selection on the timeline; None for a click or no selection.
+
+    A box gives its x extent; a lasso its outline's. Plotly reports both in the x axis's units, which on
+    the timeline are seconds, so the span is what the user dragged across whether or not points lie in it.
+    """
+    shapes = [*(selection.get("box") or []), *(selection.get("lasso") or [])]
+    xs = [float(x) for shape in shapes for x in shape.get("x") or [] if x is not None]
+    if not xs:
+        return None
+    start, end = max(min(xs), 0.0), max(xs)
+    return (round(start, 2), round(end, 2)) if end > start else None
+
+
+def labels_table(labels: list[LabelRecord], run_names: dict[str, str]) -> pd.DataFrame:
+    """The user's labelled ranges across runs: run, person, start, end, length and class, in store order."""
+    return pd.DataFrame({
+        "run": [run_names.get(label.run_id, label.run_id) for label in labels],
+        "person": [label.person_id for label in labels],
+        "from (s)": [round(label.start_s, 2) for label in labels],
+        "to (s)": [round(label.end_s, 2) for label in labels],
+        "seconds": [round(label.end_s - label.start_s, 2) for label in labels],
+        "class": [label.label for label in labels],
+    })
+
+
+def label_counts(labels: list[LabelRecord]) -> pd.DataFrame:
+    """Ranges and labelled seconds per class, every class listed (a class nobody labelled shows zeros)."""
+    return pd.DataFrame({
+        "class": list(CLASSES),
+        "ranges": [sum(label.label == name for label in labels) for name in CLASSES],
+        "seconds": [round(sum(label.end_s - label.start_s for label in labels if label.label == name), 1)
+                    for name in CLASSES],
+    })
+
+
+EVALUATION_NAMES = {"labelled": "your labelled windows (cross-validated by run)",
+                    "simulated": "held-out simulated windows", "mocap": "held-out real motion capture"}
+
+
+def evaluation_table(evaluation: dict) -> pd.DataFrame:
+    """A fine-tuned model's before/after accuracy per evaluation set (config.json `evaluation`)."""
+    rows = []
+    for name, figures in evaluation.items():
+        before, after = figures.get("before") or {}, figures.get("after") or {}
+        rows.append({"set": EVALUATION_NAMES.get(name, name), "windows": before.get("n"),
+                     "before": before.get("accuracy"), "after": after.get("accuracy")})
+    return pd.DataFrame(rows, columns=["set", "windows", "before", "after"])

@@ -81,6 +81,14 @@ def add_analysis_options(run: argparse.ArgumentParser) -> None:
                      help="refuse larger frames (width x height)")
     run.add_argument("--max-side", type=_positive, default=defaults.max_side,
                      help="process and render larger frames scaled down to this longer side")
+    run.add_argument("--model", type=_model_dir, default=defaults.model, metavar="MODEL_DIR",
+                     help="action model checkpoint folder, e.g. one made by `python -m models.finetune` "
+                     "(default: the shipped checkpoint)")
+
+
+def _model_dir(text: str) -> str:
+    """A checkpoint folder as the absolute path AnalysisSettings.model stores (the loader checks its contents)."""
+    return str(Path(text).resolve())
 
 
 def settings_from_args(args: argparse.Namespace) -> AnalysisSettings:

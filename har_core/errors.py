@@ -39,3 +39,7 @@ class OutputError(HarError):
 
 class ClusterError(HarError):
     """Ray cannot be started here, or the cluster at the given address cannot be reached."""
+
+
+class LabelError(HarError):
+    """A user's labels cannot be learnt from: unknown class, a range outside its clip, a missing person or run."""

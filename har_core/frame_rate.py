@@ -58,6 +58,19 @@ def sample_count(times: np.ndarray) -> int:
     return len(times) if at_classifier_rate(times) else _samples_in_span(times)
 
 
+def sample_times(times: np.ndarray) -> np.ndarray:
+    """When each classifier-rate sample of a track with frames at `times` is taken (seconds).
+
+    The frames' own times for a track already at the classifier's rate, else every 1/CLASSIFIER_FPS from
+    the first frame, exactly the samples `to_classifier_rate` produces; labels given in seconds (a user's
+    corrections) find their windows through these.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) == 0 or at_classifier_rate(times):
+        return times.copy()
+    return times[0] + np.arange(_samples_in_span(times)) / CLASSIFIER_FPS
+
+
 def _samples_in_span(times: np.ndarray) -> int:
     """Samples 1/CLASSIFIER_FPS apart from the first frame's time up to the last one's."""
     return int(np.floor((times[-1] - times[0]) * CLASSIFIER_FPS + _SNAP)) + 1

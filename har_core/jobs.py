@@ -28,7 +28,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -232,9 +232,18 @@ class JobManager:
         """The model new analyses run with (raises ModelError when there is no checkpoint)."""
         return self._model_id if self._model_id is not None else default_model_id()
 
+    def model_id_for(self, settings: AnalysisSettings) -> str:
+        """The model an analysis with `settings` runs: the checkpoint in `settings.model`, else `model_id`."""
+        return self.model_id if settings.model is None else default_model_id(Path(settings.model))
+
     def key_for(self, source: bytes | BinaryIO | Path, settings: AnalysisSettings, model_id: str) -> str:
-        """The cache key of analysing `source` with `settings` on model `model_id`."""
-        return cache_key(content_hash(source), asdict(settings), model_id)
+        """The cache key of analysing `source` with `settings` on model `model_id`.
+
+        The model enters the key by its id (a content hash of its weights), not by the folder it was read
+        from, so a result is reused exactly when the same weights would run again.
+        """
+        keyed = {name: value for name, value in asdict(settings).items() if name != "model"}
+        return cache_key(content_hash(source), keyed, model_id)
 
     def submit(self, source: bytes | BinaryIO | Path, name: str, settings: AnalysisSettings) -> RunRecord:
         """Analyse a clip in the background, or return the stored run for the same clip, settings and model.
@@ -242,7 +251,7 @@ class JobManager:
         The returned record is either a finished run (open it at once) or an active one to follow;
         a previous failure is not reused, so submitting again retries.
         """
-        model_id = self.model_id
+        model_id = self.model_id_for(settings)
         key = self.key_for(source, settings, model_id)
         with self._lock:
             existing = self.store.find_by_key(key)
@@ -255,6 +264,14 @@ class JobManager:
             self._jobs[new.record.id] = job
         job.thread.start()
         return new.record
+
+    def reanalyse(self, record: RunRecord, model: Path | None) -> RunRecord:
+        """Analyse a stored run's clip again with its settings but another action model (None: the shipped one),
+        so the two results can be compared; returns the new (or an identical earlier) run."""
+        known = {f.name for f in fields(AnalysisSettings)}
+        settings = AnalysisSettings(**{k: v for k, v in record.settings.items() if k in known})
+        settings = replace(settings, model=None if model is None else str(model))
+        return self.submit(self.store.input_path(record), record.name, settings)
 
     def _supervise(self, job: _Job) -> None:
         """Own the run for its lifetime: wait for a slot, run the worker, record what the worker could not."""

@@ -109,6 +109,7 @@ class AnalysisSettings:
     max_seconds: float | None = 1200.0
     max_pixels: int | None = 7680 * 4320  # 8K
     max_side: int = 1920  # larger frames are processed and rendered scaled down to this longer side
+    model: str | None = None  # action model checkpoint folder (a fine-tuned one); None: the shipped checkpoint
 
 
 @dataclass(frozen=True)
@@ -542,7 +543,7 @@ def analyze(
     started = time.perf_counter()
     cpus = cpus or CPUS
     backends = _load_pose_backends(settings, cpus)
-    classifier = ActionClassifier.load(device=settings.device)
+    classifier = ActionClassifier.load(None if settings.model is None else Path(settings.model), device=settings.device)
     timer.add("load_models", started)
 
     started = time.perf_counter()

@@ -3,12 +3,14 @@
 Layout under the root (``$HAR_RUNS_DIR``, default ``$XDG_DATA_HOME/har-dashboard/runs`` or
 ``~/.local/share/har-dashboard/runs``)::
 
-    index.sqlite3            one row per run (WAL mode, so readers never block the writing jobs)
+    index.sqlite3            one row per run, and the user's labelled ranges of runs (WAL mode, so readers never
+                             block the writing jobs)
     <run id>/input.<ext>     the uploaded clip under a generated name (never the user's file name)
     <run id>/results/        annotated.mp4, frames.csv, keypoints.csv, summary.json (written by the pipeline)
     <run id>/thumbnail.jpg   a small still for the history page
     <run id>/.lock           held (flock) by whoever owns the run while it is queued or running
     batches/<hash>.csv       the batch.csv of each batch recorded with `python -m har_core batch --store`
+    models/                  the user's fine-tuned models (`har_core.user_models`)
 
 Ownership is an OS file lock rather than a pid or heartbeat: the kernel drops it when the owner dies,
 even on SIGKILL, so "active in the index but nobody holds the lock" reliably means "interrupted", with
@@ -37,7 +39,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO, Self
 
-from har_core.errors import OutputError
+from har_core.errors import LabelError, OutputError
+from har_core.skeleton import CLASSES
 
 RUNS_DIR_ENV = "HAR_RUNS_DIR"
 INDEX_FILE = "index.sqlite3"
@@ -48,6 +51,8 @@ RESULT_FILES = ("annotated.mp4", "frames.csv", "keypoints.csv", "summary.json")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 INTERRUPTED_MESSAGE = "The analysis was interrupted (the app or its worker stopped) before it finished; run it again."
 
+# A labelled range may end this far past the clip (a chart selection's edge and rounded times are approximate).
+LABEL_SLACK_S = 0.05
 _TMP_PREFIX = ".tmp-"
 _TRASH_PREFIX = ".trash-"
 _ID_BYTES = 16
@@ -86,6 +91,16 @@ CREATE TABLE IF NOT EXISTS batches (
     file TEXT NOT NULL,
     updated REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    person_id INTEGER NOT NULL,
+    start_s REAL NOT NULL,
+    end_s REAL NOT NULL,
+    label TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS labels_by_run ON labels (run_id, person_id, start_s);
 """
 # Columns added after version 1, with their definitions; added to an older index when it is opened.
 _ADDED_COLUMNS = {"batch": "TEXT NOT NULL DEFAULT ''"}
@@ -166,6 +181,19 @@ class RunRecord:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class LabelRecord:
+    """A user's correction of a finished run: person `person_id` did `label` from `start_s` to `end_s`."""
+
+    id: int
+    run_id: str
+    person_id: int
+    start_s: float
+    end_s: float
+    label: str
+    created: float
+
+
 class RunLock:
     """An exclusive flock on a run's lock file; holding it means "this run has a live owner"."""
 
@@ -202,6 +230,17 @@ class RunLock:
 
     def __del__(self) -> None:
         self.release()
+
+
+def lock_held(path: Path) -> bool:
+    """True when some live process holds the lock file at `path` (False when it is free or its folder is gone)."""
+    try:
+        RunLock(path, blocking=False).release()
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+    return False
 
 
 @dataclass
@@ -484,6 +523,49 @@ class RunStore:
         )
         return [row[0] for row in rows]
 
+    # -- labels -----------------------------------------------------------------------------------
+
+    def add_label(self, run_id: str, person_id: int, start_s: float, end_s: float, label: str) -> LabelRecord:
+        """Store a labelled range of a finished run (stored with the run, deleted with it).
+
+        Raises:
+            LabelError: the run is not a finished one, the class is unknown, or the range is empty.
+        """
+        record = self.get(run_id)
+        if record is None or record.status != RunStatus.DONE:
+            raise LabelError("Only a finished run can be labelled.")
+        _check_label(label, start_s, end_s)
+        if record.duration_s is not None and end_s > record.duration_s + LABEL_SLACK_S:
+            raise LabelError(f"The range {start_s:g}-{end_s:g} s is outside the clip (0-{record.duration_s:.2f} s).")
+        with self._conn() as conn:
+            cursor = conn.execute(
+                "INSERT INTO labels (run_id, person_id, start_s, end_s, label, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, int(person_id), float(start_s), float(end_s), label, time.time()))
+        return self._label(int(cursor.lastrowid))
+
+    def relabel(self, label_id: int, label: str) -> bool:
+        """Change the class of a labelled range; False when there is no such range."""
+        _check_label(label, 0.0, 1.0)
+        with self._conn() as conn:
+            return conn.execute("UPDATE labels SET label = ? WHERE id = ?", (label, int(label_id))).rowcount == 1
+
+    def delete_label(self, label_id: int) -> bool:
+        """Remove a labelled range; False when there is no such range."""
+        with self._conn() as conn:
+            return conn.execute("DELETE FROM labels WHERE id = ?", (int(label_id),)).rowcount == 1
+
+    def labels(self, run_id: str | None = None) -> list[LabelRecord]:
+        """Labelled ranges of one run (or of every run), by run, person and start."""
+        query, args = "SELECT * FROM labels", ()
+        if run_id is not None:
+            query, args = query + " WHERE run_id = ?", (run_id,)
+        rows = self._conn().execute(query + " ORDER BY run_id, person_id, start_s, id", args)
+        return [LabelRecord(**dict(row)) for row in rows]
+
+    def _label(self, label_id: int) -> LabelRecord:
+        row = self._conn().execute("SELECT * FROM labels WHERE id = ?", (label_id,)).fetchone()
+        return LabelRecord(**dict(row))
+
     # -- life cycle -------------------------------------------------------------------------------
 
     def create_run(
@@ -572,12 +654,9 @@ class RunStore:
     def owned(self, run_id: str) -> bool:
         """True when some live process holds the run's lock."""
         try:
-            RunLock(self.run_dir(run_id) / LOCK_FILE, blocking=False).release()
-        except BlockingIOError:
-            return True
-        except (FileNotFoundError, KeyError):
+            return lock_held(self.run_dir(run_id) / LOCK_FILE)
+        except KeyError:
             return False
-        return False
 
     def delete(self, run_id: str) -> bool:
         """Remove a run's row and folder; refuses (False) while someone owns it (cancel it first)."""
@@ -587,6 +666,7 @@ class RunStore:
         if folder.is_symlink():  # never follow it: remove the row and the link, nothing outside the store
             with self._conn() as conn:
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                conn.execute("DELETE FROM labels WHERE run_id = ?", (run_id,))
             folder.unlink()
             return True
         if folder.is_dir():
@@ -599,6 +679,7 @@ class RunStore:
         try:
             with self._conn() as conn:
                 conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+                conn.execute("DELETE FROM labels WHERE run_id = ?", (run_id,))
             if folder.is_dir():
                 trash = self.root / f"{_TRASH_PREFIX}{run_id}"
                 os.replace(folder, trash)
@@ -634,6 +715,14 @@ class RunStore:
             with _try_lock(entry / LOCK_FILE) as free:
                 if free:
                     shutil.rmtree(entry, ignore_errors=True)
+
+
+def _check_label(label: str, start_s: float, end_s: float) -> None:
+    """A label must name a class and cover a non-empty range of time."""
+    if label not in CLASSES:
+        raise LabelError(f"Unknown label {label!r}; use one of {', '.join(CLASSES)}.")
+    if not start_s < end_s or start_s < 0:
+        raise LabelError(f"A labelled range must start at 0 s or later and end after it starts ({start_s}-{end_s} s).")
 
 
 @contextmanager

@@ -33,7 +33,7 @@ from typing import Protocol
 import numpy as np
 
 from har_core.features import MAX_GAP_FRAMES, WINDOW, features_for_windows, fill_short_gaps, sliding_windows
-from har_core.frame_rate import to_classifier_rate
+from har_core.frame_rate import RateConverted, to_classifier_rate
 from har_core.poses import Poses
 from har_core.skeleton import CLASSES, NUM_CLASSES, NUM_JOINTS, UNCERTAIN
 
@@ -217,6 +217,28 @@ def qualifying_windows(detected: np.ndarray, window: int = WINDOW) -> np.ndarray
     return np.flatnonzero(end_usable & (counts >= np.ceil(MIN_SEEN_FRACTION * window)))
 
 
+def track_windows(sampled: PersonTrack) -> tuple[np.ndarray, np.ndarray]:
+    """The windows of one track (at the classifier's rate) that get a prediction, as the classifier cuts them.
+
+    Returns:
+        indices (N,) of the qualifying windows (window i ends at sample i + 31), and a view of every stride-1
+        window of the gap-filled track (index it with `indices`; nothing is copied here).
+    """
+    indices = qualifying_windows(sampled.detected)
+    if len(indices) == 0:
+        return indices, np.zeros((0, WINDOW, NUM_JOINTS, 3), dtype=np.float32)
+    return indices, sliding_windows(fill_short_gaps(sampled.keypoints))
+
+
+def sampled_track(track: PersonTrack, times: np.ndarray) -> tuple[PersonTrack, RateConverted]:
+    """One video-frame track sampled at the classifier's rate (`times`: the whole video's frame times).
+
+    The sampled track starts at sample 0; `RateConverted.shown` maps its samples back to the track's frames.
+    """
+    rate = to_classifier_rate(track.keypoints, times[track.first_frame : track.last_frame + 1])
+    return PersonTrack(track.person_id, 0, rate.keypoints, track.detected[rate.nearest]), rate
+
+
 def _window_batches(
     tracks: list[PersonTrack], batch: int
 ) -> Iterator[tuple[list[tuple[int, np.ndarray]], np.ndarray]]:
@@ -230,10 +252,9 @@ def _window_batches(
     raws: list[np.ndarray] = []
     size = 0
     for t, track in enumerate(tracks):
-        indices = qualifying_windows(track.detected)
+        indices, windows = track_windows(track)
         if len(indices) == 0:
             continue
-        windows = sliding_windows(fill_short_gaps(track.keypoints))
         while len(indices):
             take, indices = indices[: batch - size], indices[batch - size :]
             parts.append((t, take))
@@ -361,10 +382,9 @@ def compute_timelines(
         classifier: anything with `predict(features (N, 32, 51)) -> (N, 7)`.
     """
     n_frames = len(times)
-    converted = [to_classifier_rate(track.keypoints, times[track.first_frame : track.last_frame + 1]) for track in tracks]
     # The classifier reads the tracks at its own frame rate; `converted[t].shown` maps the results back.
-    sampled = [PersonTrack(track.person_id, 0, rate.keypoints, track.detected[rate.nearest])
-               for track, rate in zip(tracks, converted, strict=True)]
+    pairs = [sampled_track(track, times) for track in tracks]
+    sampled, converted = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
     raw = [np.full((len(track.keypoints), NUM_CLASSES), np.nan, dtype=np.float32) for track in sampled]
     for parts, windows in _window_batches(sampled, settings.batch_windows):
         probs = np.asarray(classifier.predict(features_for_windows(windows)), dtype=np.float32)

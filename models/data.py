@@ -17,15 +17,23 @@ from torch.utils.data import DataLoader, Dataset
 from har_core.features import features_for_windows, mirrored_joints
 from har_core.skeleton import CLASSES
 from models.synth.dataset import CLIP_STRIDE, generate_windows
+from models.synth.noise import perturb_windows
 
 
 class KeypointWindows(Dataset):
-    """Keypoint windows (N, 32, 17, 3) with labels (N,); items are indices, batches are built by `collate`."""
+    """Keypoint windows (N, 32, 17, 3) with labels (N,); items are indices, batches are built by `collate`.
 
-    def __init__(self, keypoints: np.ndarray, labels: np.ndarray, augment: bool) -> None:
+    `perturb` (N,) marks windows that get fresh estimator errors (jitter, missed joints) in every batch when
+    augmenting: real footage, whose errors are those of one camera, as opposed to simulated windows, which
+    were generated with them (`models.synth.noise`).
+    """
+
+    def __init__(self, keypoints: np.ndarray, labels: np.ndarray, augment: bool,
+                 perturb: np.ndarray | None = None) -> None:
         self.keypoints = np.asarray(keypoints, dtype=np.float32)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.augment = augment
+        self.perturb = np.zeros(len(self.labels), dtype=bool) if perturb is None else np.asarray(perturb, dtype=bool)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -42,6 +50,10 @@ class KeypointWindows(Dataset):
         if self.augment:
             flip = torch.rand(len(indices)).numpy() < 0.5
             keypoints[flip] = mirrored_joints(keypoints[flip])
+            real = self.perturb[indices]
+            if real.any():  # seeded from torch, so `L.seed_everything` makes it reproducible like the flips
+                rng = np.random.default_rng(int(torch.randint(0, 2**31, ()).item()))
+                keypoints[real] = perturb_windows(keypoints[real], rng)
         features = torch.from_numpy(features_for_windows(keypoints))
         return features, torch.from_numpy(self.labels[indices])
 

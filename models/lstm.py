@@ -27,7 +27,7 @@ class ActionModule(L.LightningModule):
         label_smoothing: float = 0.05,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["net"])  # a subclass may pass a trained network (models.finetune)
         self.net = ActionLSTM(NetConfig(hidden=hidden, layers=layers, dropout=dropout, project=project))
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
 

@@ -181,7 +181,7 @@ def train(args: argparse.Namespace, command: str) -> TrainResult:
         "date": datetime.date.today().isoformat(),
     }
     model_id = save_checkpoint(net, args.out, metadata)
-    write_curves(members, args.out / METRICS_FILE)
+    write_curves([m.curves for m in members], args.out / METRICS_FILE)
     return TrainResult(model_id, args.out, members)
 
 
@@ -201,13 +201,17 @@ def epoch_curves(logged: Path) -> list[dict]:
     return [row for _, row in sorted(rows.items()) if {"train_loss", "val_loss", "val_acc"} <= row.keys()]
 
 
-def write_curves(members: list[MemberResult], path: Path) -> None:
-    """The training curves the dashboard's Model page plots: member, epoch, train_loss, val_loss, val_acc."""
+def write_curves(members: list[list[dict]], path: Path) -> None:
+    """The training curves the dashboard's Model page plots: member, epoch, train_loss, val_loss, val_acc.
+
+    Args:
+        members: each network's per-epoch rows (`epoch_curves`), in member order.
+    """
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["member", "epoch", "train_loss", "val_loss", "val_acc"])
         writer.writeheader()
-        for index, member in enumerate(members):
-            for row in member.curves:
+        for index, curves in enumerate(members):
+            for row in curves:
                 writer.writerow({"member": index, **{k: round(v, 6) if isinstance(v, float) else v
                                                      for k, v in row.items()}})
 

@@ -12,6 +12,7 @@ import pytest
 
 from dashboard import charts
 from dashboard.data import (
+    PersonSeries,
     action_summary,
     difference,
     difference_table,
@@ -21,6 +22,7 @@ from dashboard.data import (
     person_series,
     read_frame,
     resample,
+    selected_range,
     summary_tables,
     zip_files,
 )
@@ -215,3 +217,19 @@ def test_zip_files_round_trip(tmp_path: Path) -> None:
         assert archive.read("frames.csv") == b"frame\n0\n"
         assert archive.getinfo("annotated.mp4").compress_type == zipfile.ZIP_STORED
 
+
+
+def test_a_box_or_lasso_selection_gives_the_time_span_and_a_click_none() -> None:
+    assert selected_range({"points": [{"x": 1.0}], "box": [], "lasso": []}) is None
+    assert selected_range({"box": [{"x": [2.5, 0.75], "y": [0, 1]}]}) == (0.75, 2.5)
+    assert selected_range({"lasso": [{"x": [-0.2, 1.0, 1.4], "y": [0, 1, 0]}]}) == (0.0, 1.4)
+    assert selected_range({"box": [{"x": [1.0, 1.0]}]}) is None
+
+
+def test_labelled_ranges_are_bands_in_their_class_colour() -> None:
+    series = PersonSeries(0, np.arange(60), np.arange(60) / 30, np.full((60, 7), 1 / 7), np.full(60, "OTHER"))
+    fig = charts.timeline_figure(series, [], labelled=[(0.5, 1.2, "BOXING")])
+    band = [shape for shape in fig.layout.shapes if shape.type == "rect"]
+    assert len(band) == 1 and (band[0].x0, band[0].x1) == (0.5, 1.2)
+    assert band[0].fillcolor == charts.label_color("BOXING")
+    assert any(a.text == "labelled boxing" for a in fig.layout.annotations)

@@ -19,10 +19,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.components.results import range_keys
 from har_core.batch_table import BatchTableWriter, VideoRow
 from har_core.classifier import DEFAULT_CHECKPOINT
 from har_core.outputs import PROB_COLUMNS
 from har_core.store import LOCK_FILE, THUMBNAIL_FILE, RunRecord, RunStatus, RunStore
+from har_core.user_models import MODELS_DIR, ModelLibrary
 from har_core.video import iter_frames
 from tests.media import make_video
 
@@ -285,3 +287,58 @@ def test_unwritable_run_store_is_reported_on_every_page(tmp_path: Path, monkeypa
     at = app()
     assert not at.exception
     assert "Cannot open the run store" in at.error[0].value and not at.button
+
+
+def test_teach_flow_label_fine_tune_activate_compare_revert(sample_run: tuple[AppTest, RunRecord],
+                                                            runs_dir: Path) -> None:
+    """Label stretches of a run, fine-tune on them (toy size) in the background, use the new model, re-analyse
+    the run with it and compare, then go back to the shipped model and delete the new one."""
+    _, record = sample_run
+    store, library = RunStore(runs_dir, recover=False), ModelLibrary(runs_dir / MODELS_DIR)
+    person = json.loads(store.result_file(record.id, "summary.json").read_text())["primary_person_id"]
+    at = app({"run": record.id})
+    start_key, end_key = range_keys(record.id, person)
+    for start_s, end_s, label in ((0.0, 2.4, "WAVING_2HANDS"), (0.5, 1.0, "JUMPING")):
+        at.number_input(key=start_key).set_value(start_s)
+        at.number_input(key=end_key).set_value(end_s)
+        at.selectbox(key=f"label_class:{record.id}").set_value(label)
+        at.button(key=f"label_add:{record.id}:{person}").click().run()
+        assert not at.exception and not at.error
+    first, second = store.labels(record.id)
+    assert (first.start_s, first.end_s, first.label, first.person_id) == (0.0, 2.4, "WAVING_2HANDS", person)
+    assert "labelled waving 2hands" in at.get("plotly_chart")[0].proto.spec  # the bands on the chart
+    at.selectbox(key=f"relabel:{second.id}").set_value("CLAPPING_HANDS").run()
+    assert store.labels(record.id)[1].label == "CLAPPING_HANDS"
+    at.button(key=f"unlabel:{second.id}").click().run()
+    assert [label.id for label in store.labels(record.id)] == [first.id]
+
+    at.switch_page("pages/teach.py").run()
+    assert not at.exception and at.title[0].value == "Teach the model"
+    assert at.dataframe[0].value["class"].tolist() == ["WAVING_2HANDS"]
+    at.toggle(key="finetune_quick").set_value(True).run()
+    at.button(key="finetune").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    deadline = time.monotonic() + TIMEOUT_S
+    while not library.models():
+        assert time.monotonic() < deadline, "fine-tuning did not finish in time"
+        time.sleep(0.5)
+    model = library.models()[0]
+    at.run()
+    assert any(f"Fine-tuned model {model.model_id} is ready" in s.value for s in at.success)
+    assert at.dataframe[-1].value["set"].tolist()[0].startswith("your labelled windows")
+    at.button(key=f"activate:{model.model_id}").click().run()
+    assert library.active().model_id == model.model_id
+
+    at = app({"run": record.id})
+    at.button(key=f"reanalyse:{record.id}").click().run()
+    assert at.query_params["vs"] == record.id and at.query_params["run"] != record.id
+    again = settle(at, runs_dir)
+    assert again.status == RunStatus.DONE and again.model_id == model.model_id, again.error
+    at.button(key=f"compare_with:{again.id}").click().run()
+    assert not at.exception and at.multiselect(key="cmp_runs").value == [record.id, again.id]
+
+    at.switch_page("pages/teach.py").run()
+    at.button(key="activate_shipped").click().run()
+    assert library.active() is None
+    at.button(key=f"delete_model:{model.model_id}").click().run()
+    assert library.models() == [] and not at.exception

@@ -2,9 +2,10 @@
 
 Uploads the bundled sample clip, waits for the results, and checks what only a browser can: the
 H.264 video actually loads, the chart is drawn, clicking a chart point moves the frame inspector, the
-download button delivers an MP4 that decodes, and the history opens the run again. A screenshot of the
-results view goes to test-artifacts/e2e/results.png; `make screenshot` copies it to docs/screenshot.png (the
-README's picture), so running the tests never changes a tracked file.
+download button delivers an MP4 that decodes, the history opens the run again, and a box selection on its
+chart becomes a labelled range drawn as a band. A screenshot of the results view goes to
+test-artifacts/e2e/results.png; `make screenshot` copies it to docs/screenshot.png (the README's picture), so
+running the tests never changes a tracked file.
 """
 
 from __future__ import annotations
@@ -146,3 +147,23 @@ def test_upload_analyse_inspect_and_download_in_a_real_browser(server: str, page
     page.wait_for_url(re.compile(r"run="), timeout=RENDER_TIMEOUT_MS)
     page.get_by_text(FRAME_TEXT).first.wait_for(timeout=RENDER_TIMEOUT_MS)
     assert page.get_by_role("heading", name="sample.mp4").count() == 1
+
+    # Selecting a stretch of the timeline with the box tool fills the labelling form; labelling it draws a band.
+    timeline = page.locator(".js-plotly-plot").first
+    timeline.locator(".scatterlayer .trace").first.locator("path.point").first.wait_for(timeout=RENDER_TIMEOUT_MS)
+    timeline.hover()
+    timeline.locator(".modebar-btn[data-title='Box Select']").click()
+    area = timeline.locator(".nsewdrag").last.bounding_box()
+    y = area["y"] + area["height"] * 0.6
+    page.mouse.move(area["x"] + area["width"] * 0.35, y)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.55, y + 20, steps=8)
+    page.mouse.move(area["x"] + area["width"] * 0.7, y + 40, steps=8)
+    page.mouse.up()
+    start = page.get_by_label("From (s)")
+    page.wait_for_function("(el) => Number(el.value) > 0", arg=start.element_handle(), timeout=RENDER_TIMEOUT_MS)
+    begin, end = float(start.input_value()), float(page.get_by_label("To (s)").input_value())
+    assert 0 < begin < end, (begin, end)
+    page.get_by_role("button", name="Label range").click()
+    page.locator(".js-plotly-plot").first.get_by_text("labelled jumping").wait_for(timeout=RENDER_TIMEOUT_MS)
+    assert page.get_by_text(f"{begin:.2f}–{end:.2f} s").count() == 1  # listed, to change or delete

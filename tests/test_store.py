@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from har_core.errors import OutputError
+from har_core.errors import LabelError, OutputError
 from har_core.store import (
     INTERRUPTED_MESSAGE,
     LOCK_FILE,
@@ -292,3 +292,23 @@ def test_delete_removes_row_and_folder_but_not_while_owned(store: RunStore) -> N
     assert not store.delete(gone)
     assert store.get(keep) is not None and store.result_file(keep, "frames.csv") is not None
     assert {r.id for r in store.list_runs()} == {keep, owned.record.id}
+
+
+def test_labels_are_kept_with_their_run_changed_and_deleted_with_it(store: RunStore, tmp_path: Path) -> None:
+    run_id = finished_run(store)
+    first = store.add_label(run_id, 1, 0.5, 2.0, "BOXING")
+    second = store.add_label(run_id, 2, 1.0, 3.5, "OTHER")
+    assert [(x.person_id, x.start_s, x.end_s, x.label) for x in store.labels(run_id)] == [
+        (1, 0.5, 2.0, "BOXING"), (2, 1.0, 3.5, "OTHER")]
+    assert store.relabel(first.id, "CLAPPING_HANDS") and store.labels()[0].label == "CLAPPING_HANDS"
+    assert store.delete_label(second.id) and not store.delete_label(second.id)
+    assert [x.id for x in RunStore(store.root).labels(run_id)] == [first.id]  # survives reopening
+    for args, message in [((1, 0.0, 1.0, "DANCING"), "Unknown label"), ((1, 2.0, 1.0, "BOXING"), "end after"),
+                          ((1, 3.0, 9.0, "BOXING"), "outside the clip")]:
+        with pytest.raises(LabelError, match=message):
+            store.add_label(run_id, *args)
+    active = store.create_run(CLIP, "new.mp4", "other", SETTINGS, "model-a")
+    with pytest.raises(LabelError, match="finished run"):
+        store.add_label(active.record.id, 1, 0.0, 1.0, "BOXING")
+    active.lock.release()
+    assert store.delete(run_id) and store.labels() == []

@@ -7,7 +7,7 @@ import pytest
 
 from har_core.features import KEYPOINT_THRESHOLD
 from har_core.skeleton import JOINT_INDEX, NUM_JOINTS
-from models.synth.noise import NoiseProfile, simulate_estimator
+from models.synth.noise import NoiseProfile, perturb_windows, simulate_estimator
 
 J = JOINT_INDEX
 SIZE = (640, 480)
@@ -135,3 +135,20 @@ def test_random_profiles_span_good_and_bad_footage() -> None:
     assert jitter.min() > 0 and jitter.max() / jitter.min() > 5
     assert np.mean([p.dropout_rate > 0.3 for p in profiles]) > 0.03  # some clips where MoveNet mostly misses
     assert np.mean([p.dropout_rate == 0 for p in profiles]) > 0.3
+
+
+def test_perturbing_real_windows_jitters_seen_joints_and_misses_some() -> None:
+    rng = np.random.default_rng(0)
+    windows = np.zeros((50, 32, 17, 3), dtype=np.float32)
+    windows[..., 0] = rng.uniform(200, 300, (50, 32, 17))
+    windows[..., 1] = np.linspace(100, 400, 17)  # a person 300 px tall
+    windows[..., 2] = 0.9
+    windows[:, :4] = 0.0  # the person absent at the start of each window
+    out = perturb_windows(windows, np.random.default_rng(1), jitter=0.003, miss_rate=0.05)
+    seen = windows[..., 2] > 0
+    moved = np.linalg.norm(out[..., :2] - windows[..., :2], axis=-1)[seen]
+    assert 0.3 < np.median(moved) < 3.0  # about 0.003 x 300 px, weighted per joint
+    assert (out[:, :4] == 0).all()  # absent frames stay absent
+    missed = (out[..., 2] < 0.25)[seen].mean()
+    assert 0.02 < missed < 0.1
+    assert perturb_windows(windows[:0], rng).shape == (0, 32, 17, 3)

@@ -25,8 +25,11 @@ from dashboard.data import (
     person_segments,
     person_series,
     segments_table,
+    selected_range,
     zip_files,
 )
+from har_core.errors import HarError
+from har_core.jobs import default_model_id
 from har_core.outputs import FRAMES_FILE, KEYPOINTS_FILE, SUMMARY_FILE, VIDEO_FILE, RunResults
 from har_core.skeleton import CLASSES, JOINT_NAMES
 from har_core.store import RunRecord
@@ -41,13 +44,26 @@ def frame_key(run_id: str) -> str:
     return f"frame:{run_id}"
 
 
-def _pick_frame(chart_key: str, run_id: str) -> None:
-    """Chart `on_select` callback: move the inspector to the clicked point's frame.
+def range_keys(run_id: str, person: int) -> tuple[str, str]:
+    """Session-state keys of the start and end inputs of the labelling form (a selection fills them)."""
+    return f"label_start:{run_id}:{person}", f"label_end:{run_id}:{person}"
+
+
+def _pick_frame(chart_key: str, run_id: str, person: int) -> None:
+    """Chart `on_select` callback: a click moves the inspector to the point's frame; a box or lasso selection
+    becomes the range of the labelling form (and the inspector moves to its start).
 
     Every clickable trace carries its frame in customdata: a line point holds the frame itself, a
     segment bar a list starting with the segment's first frame.
     """
-    points = st.session_state[chart_key].selection.get("points") or []
+    selection = st.session_state[chart_key].selection
+    span = selected_range(selection)
+    if span is not None:
+        start_key, end_key = range_keys(run_id, person)
+        st.session_state[start_key], st.session_state[end_key] = span
+        st.session_state[f"labelling:{run_id}"] = True
+        return
+    points = selection.get("points") or []
     frame = points[0].get("customdata") if points else None
     if isinstance(frame, list):
         frame = frame[0] if frame else None
@@ -106,6 +122,79 @@ def _inspector(run_id: str, results: RunResults, series: PersonSeries, threshold
                             config={"displayModeBar": False})
 
 
+def _add_label(run_id: str, person: int) -> None:
+    start_key, end_key = range_keys(run_id, person)
+    try:
+        services.store().add_label(run_id, person, float(st.session_state[start_key]),
+                                   float(st.session_state[end_key]), st.session_state[f"label_class:{run_id}"])
+    except HarError as exc:
+        st.session_state[f"label_error:{run_id}"] = str(exc)
+    else:
+        st.toast("Range labelled. Fine-tune the model with your labels on the Teach page.", icon=":material/label:")
+
+
+def _relabel(label_id: int, key: str) -> None:
+    services.store().relabel(label_id, st.session_state[key])
+
+
+def _labelling(record: RunRecord, person: int, duration_s: float) -> None:
+    """Label what the person really did in a stretch of time, and change or delete earlier labels."""
+    labels = [label for label in services.store().labels(record.id) if label.person_id == person]
+    start_key, end_key = range_keys(record.id, person)
+    title = f"Correct the labels of person {person}" + (f" · {len(labels)} labelled" if labels else "")
+    with st.expander(title, icon=":material/label:", expanded=bool(st.session_state.get(f"labelling:{record.id}"))):
+        st.caption("Choose **Box select** or **Lasso select** in the chart's toolbar and drag across a stretch, or "
+                   "type its start and end; then say what the person was really doing. Your labels are kept with "
+                   "the run and fine-tune the model on the Teach page.")
+        error = st.session_state.pop(f"label_error:{record.id}", None)
+        if error:
+            st.error(error)
+        st.session_state.setdefault(start_key, 0.0)
+        st.session_state.setdefault(end_key, round(min(duration_s, 1.0), 2))
+        cols = st.columns([1, 1, 1.6, 1], vertical_alignment="bottom")
+        cols[0].number_input("From (s)", min_value=0.0, key=start_key, step=0.1, format="%.2f")
+        cols[1].number_input("To (s)", min_value=0.0, key=end_key, step=0.1, format="%.2f")
+        cols[2].selectbox("Really doing", CLASSES, key=f"label_class:{record.id}",
+                          format_func=lambda c: c.replace("_", " ").lower())
+        cols[3].button("Label range", type="primary", icon=":material/add:", key=f"label_add:{record.id}:{person}",
+                       on_click=_add_label, args=(record.id, person), width="stretch")
+        for label in labels:
+            row = st.columns([2, 1.6, 1], vertical_alignment="center")
+            row[0].markdown(f"{label.start_s:.2f}–{label.end_s:.2f} s")
+            key = f"relabel:{label.id}"
+            row[1].selectbox("Class", CLASSES, index=CLASSES.index(label.label), key=key, label_visibility="collapsed",
+                             format_func=lambda c: c.replace("_", " ").lower(), on_change=_relabel, args=(label.id, key))
+            row[2].button("Delete", icon=":material/delete:", key=f"unlabel:{label.id}",
+                          on_click=services.store().delete_label, args=(label.id,), width="stretch")
+
+
+def _reanalyse(record: RunRecord, model_dir: str | None) -> None:
+    try:
+        new = services.jobs().reanalyse(record, None if model_dir is None else Path(model_dir))
+    except HarError as exc:
+        st.error(str(exc))
+        return
+    st.query_params.from_dict({"run": new.id, "vs": record.id})
+    st.rerun(scope="app")
+
+
+def _model_actions(record: RunRecord) -> None:
+    """Re-analyse with the active model when the run used another one, and compare with the run re-analysed."""
+    active = services.library().active()
+    active_id = active.model_id if active is not None else default_model_id()
+    cols = st.columns(2)
+    if active_id != record.model_id:
+        name = f"fine-tuned model {active_id}" if active is not None else f"shipped model {active_id}"
+        if cols[0].button(f"Re-analyse with the {name}", icon=":material/replay:", key=f"reanalyse:{record.id}"):
+            _reanalyse(record, None if active is None else str(active.path))
+    earlier = st.query_params.get("vs")
+    comparable = bool(earlier) and earlier != record.id and services.store().get(earlier) is not None
+    if comparable and cols[1].button("Compare with the run it re-analysed", icon=":material/compare_arrows:",
+                                     type="primary", key=f"compare_with:{record.id}"):
+        st.session_state["cmp_runs"] = [earlier, record.id]
+        st.switch_page("pages/compare.py")
+
+
 def _downloads(record: RunRecord) -> None:
     """One button per output file plus a zip of all; files are read only when a button is pressed."""
     stem = Path(record.name).stem or "video"
@@ -153,10 +242,19 @@ def show_results(record: RunRecord) -> None:
         st.caption("Annotated video: skeletons, person ids, current action and class bars drawn on every frame.")
     with chart_col:
         chart_key = f"timeline:{record.id}:{person}"
-        st.plotly_chart(charts.timeline_figure(series, segments, threshold, cursor, revision=record.id),
-                        key=chart_key, on_select=partial(_pick_frame, chart_key, record.id),
-                        selection_mode="points", config={"displayModeBar": False})
-        st.caption("Click a point to inspect its frame · drag to zoom, double-click to zoom out.")
+        labelled = [(label.start_s, label.end_s, label.label) for label in services.store().labels(record.id)
+                    if label.person_id == person]
+        st.plotly_chart(charts.timeline_figure(series, segments, threshold, cursor, revision=record.id,
+                                               labelled=labelled),
+                        key=chart_key, on_select=partial(_pick_frame, chart_key, record.id, person),
+                        selection_mode=("points", "box", "lasso"),
+                        config={"displayModeBar": True, "displaylogo": False,
+                                "modeBarButtonsToRemove": ["toImage", "autoScale2d"]})
+        st.caption("Click a point to inspect its frame · drag to zoom, double-click to zoom out · box or lasso "
+                   "select (toolbar) a stretch to label it.")
+    duration = float((summary.get("video") or {}).get("duration_s") or (series.times[-1] if len(series.times) else 0))
+    _labelling(record, person, duration)
+    _model_actions(record)
     _inspector(record.id, results, series, threshold)
 
     tabs = st.tabs(["Segments", "Keypoints", "Joint confidence", "Downloads", "Run details"])

@@ -16,6 +16,7 @@ from dashboard.data import read_frame
 from har_core.jobs import JobManager
 from har_core.outputs import RunResults, load_results
 from har_core.store import RunStore, default_runs_dir
+from har_core.user_models import FinetuneJobs, ModelLibrary
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,14 +30,35 @@ def _jobs(root: str) -> JobManager:
     return JobManager(_store(root))
 
 
+@st.cache_resource(show_spinner=False)
+def _finetune_jobs(root: str) -> FinetuneJobs:
+    from models.finetune import run_job  # imports Lightning: only when someone opens the Teach page
+
+    return FinetuneJobs(ModelLibrary.of(_store(root)), run_job)
+
+
+def _root() -> str:
+    return str(default_runs_dir().expanduser().resolve())
+
+
 def store() -> RunStore:
     """The run store at `$HAR_RUNS_DIR` (or the default location)."""
-    return _store(str(default_runs_dir().expanduser().resolve()))
+    return _store(_root())
 
 
 def jobs() -> JobManager:
     """The job manager writing into `store()`."""
-    return _jobs(str(default_runs_dir().expanduser().resolve()))
+    return _jobs(_root())
+
+
+def library() -> ModelLibrary:
+    """The user's fine-tuned models, kept with `store()` (cheap: a folder listing, not cached)."""
+    return ModelLibrary.of(store())
+
+
+def finetune_jobs() -> FinetuneJobs:
+    """The fine-tuning jobs writing into `library()`."""
+    return _finetune_jobs(_root())
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.components import services
 from dashboard.components.progress import follow
@@ -49,8 +50,19 @@ def _options() -> AnalysisSettings:
                                  help="Frames whose most likely action is below this probability are UNCERTAIN.")
         smoothing = right.slider("Smoothing (frames)", 0, 15, defaults.smoothing, key="opt_smoothing",
                                  help="Centred moving average of the probabilities; 0 or 1 turns it off.")
+        model = _model_choice(right)
     return AnalysisSettings(backend=backend, input_size=size, pose_every=pose_every, device=device, people=people,
-                            threshold=threshold, smoothing=smoothing)
+                            threshold=threshold, smoothing=smoothing, model=model)
+
+
+def _model_choice(column: DeltaGenerator) -> str | None:
+    """The action model: the active one unless the user picks another of theirs or the shipped one."""
+    library = services.library()
+    models = {None: "Shipped model", **{str(m.path): f"Fine-tuned {m.model_id}" for m in library.models()}}
+    active = library.active()
+    default = list(models).index(str(active.path)) if active is not None else 0
+    return column.selectbox("Action model", list(models), index=default, format_func=models.get, key="opt_model",
+                            help="Fine-tune your own on the Teach page; the active one is chosen by default.")
 
 
 def _start(source: bytes | Path, name: str, settings: AnalysisSettings) -> None:

@@ -46,8 +46,12 @@ if not done:
     st.stop()
 
 by_id = {record.id: record for record in done}
-picked_ids = st.multiselect("Runs", list(by_id), default=list(by_id)[:2], format_func=lambda i: _run_label(by_id[i]),
-                            key="cmp_runs", placeholder="Choose runs to compare")
+if [i for i in st.session_state.get("cmp_runs", []) if i not in by_id]:  # a run chosen earlier was deleted
+    del st.session_state["cmp_runs"]
+# A run's "Compare" button (after re-analysing it with another model) puts its two runs in session state.
+picked_ids = st.multiselect("Runs", list(by_id), default=None if "cmp_runs" in st.session_state else list(by_id)[:2],
+                            format_func=lambda i: _run_label(by_id[i]), key="cmp_runs",
+                            placeholder="Choose runs to compare")
 series = _chosen_series([by_id[i] for i in picked_ids])
 if len(series) < 2:
     st.info("Pick two or more runs, or two or more people within a run.")

@@ -13,6 +13,7 @@ The ranges were calibrated with `models/synth/compare_real.py` against MoveNet o
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,3 +224,37 @@ def _swap_sides(out: np.ndarray, rng: np.random.Generator, rate: float, shoulder
     pairs = (_ARM_PAIRS, _LEG_PAIRS, list(FLIP_PAIRS))[int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
     for left, right in pairs:
         out[swapped, left], out[swapped, right] = out[swapped, right].copy(), out[swapped, left].copy()
+
+
+def perturb_windows(
+    windows: np.ndarray, rng: np.random.Generator, jitter: float = 0.003, miss_rate: float = 0.02
+) -> np.ndarray:
+    """Estimator errors on top of windows that already hold real estimator output (a user's labelled footage).
+
+    The simulated training windows get their errors from `simulate_estimator`; a user's windows have only
+    the errors of one camera and room, so fine-tuning adds the same kinds again, at a typical clip's level:
+    jitter weighted per joint as MoveNet's (JITTER_WEIGHT, in person heights) and joints missed in short
+    bursts (low score, so the features mask them).
+
+    Args:
+        windows: (N, W, 17, 3) keypoints, pixels and scores (frames where the person is absent are zeros).
+        jitter: std of the position noise as a share of the person's height in the window.
+        miss_rate: share of joint-frames missed.
+    Returns:
+        A perturbed copy.
+    """
+    out = np.array(windows, dtype=np.float32, copy=True)
+    if len(out) == 0:
+        return out
+    seen = out[..., 2] > 0
+    y = np.where(seen, out[..., 1], np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-absent frames and windows give NaN, replaced below
+        height = np.nanmedian(np.nanmax(y, axis=2) - np.nanmin(y, axis=2), axis=1)
+    height = np.where(np.isfinite(height) & (height > 1), height, 1.0)
+    noise = rng.normal(size=out[..., :2].shape) * (jitter * height[:, None, None] * JITTER_WEIGHT)[..., None]
+    out[..., :2] += np.where(seen[..., None], noise, 0.0).astype(np.float32)
+    n, w = out.shape[:2]
+    missed = _bursts(rng, (w, n, NUM_JOINTS), miss_rate, 3.0).transpose(1, 0, 2) & seen
+    out[..., 2][missed] = rng.uniform(0.0, 0.25, int(missed.sum()))
+    return out
