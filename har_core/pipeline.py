@@ -7,8 +7,8 @@ smoothing) and storing decoded frames would make memory grow with the video:
 2. decode again → draw → H.264 encode; then the data files are written from the keypoints and timelines.
 
 Decoding and encoding run in their own threads with bounded queues, and pose estimation in one thread
-per MoveNet interpreter, so FFmpeg (decode), LiteRT (pose) and libx264 (encode) keep every core busy: all
-three release the GIL. Pass 1 decodes straight to the pose model's input size. The second decode costs
+per MoveNet worker, so FFmpeg (decode), OpenVINO or LiteRT (pose) and libx264 (encode) keep every core busy:
+all three release the GIL. Pass 1 decodes straight to the pose model's input size. The second decode costs
 about 1 ms a 640x480 frame (~4% of the run), far less than keeping frames would cost in memory, and
 labelling frames while pass 1 runs would need an incremental copy of the timeline rules. Measurements
 and profiles: bench/README.md. Everything is written into a hidden sibling of `out_dir` and renamed into
@@ -51,7 +51,7 @@ from har_core.outputs import (
     write_frames_csv,
     write_summary,
 )
-from har_core.pose import PoseBackend, create_pose_backend
+from har_core.pose import RUNTIMES, PoseBackend, create_pose_backend
 from har_core.pose_stride import MAX_POSE_EVERY, StridedFrame, auto_pose_every, fill_between, strided
 from har_core.poses import Poses
 from har_core.render import FrameAnnotations, annotate_frame, default_annotators
@@ -66,9 +66,10 @@ QUEUE_FRAMES = 16  # decoded frames in flight per queue: bounds memory, enough t
 PROGRESS_EVERY = 8  # frames between progress callbacks in the render pass
 CPUS = os.cpu_count() or 1
 ENCODE_THREADS = max(1, min(4, CPUS))  # pass 2 runs no inference, so x264 may use every core
-# MoveNet interpreters working side by side, each on its own frames. One LiteRT interpreter runs one
-# frame at a time and its threads split each layer of a small (256 px) input, which scales poorly; whole
-# frames per interpreter keep every core busy without that synchronisation.
+# MoveNet frames running side by side, one per worker thread, each on CPUS // POSE_WORKERS threads (an
+# OpenVINO stream or a LiteRT interpreter per worker). Threads splitting each layer of a small (256 px)
+# input scale poorly; whole frames per worker keep every core busy without that synchronisation
+# (bench/README.md measures both on OpenVINO: its THROUGHPUT and LATENCY hints).
 POSE_WORKERS = max(1, min(4, CPUS))
 
 T = TypeVar("T")
@@ -89,6 +90,7 @@ class AnalysisSettings:
 
     backend: str = "movenet"  # movenet | detectron2
     input_size: int = 256  # MoveNet input, multiple of 32
+    pose_runtime: str = "openvino"  # openvino | litert: what runs MoveNet (same weights)
     pose_every: int | None = None  # poses on every Nth frame, the rest interpolated; None: auto (~15 a second)
     device: str = "auto"  # auto | cpu | cuda
     people: str = "all"  # all | primary
@@ -267,6 +269,8 @@ def _check_limits(info: VideoInfo, settings: AnalysisSettings) -> None:
 
 def _check_settings(settings: AnalysisSettings) -> None:
     """Refuse settings no run could honour, with the same one-line messages the CLI shows."""
+    if settings.pose_runtime not in RUNTIMES:
+        raise HarError(f"pose_runtime must be one of {', '.join(RUNTIMES)}, not {settings.pose_runtime!r}.")
     if settings.people not in PEOPLE_CHOICES:
         raise HarError(f"people must be one of {', '.join(PEOPLE_CHOICES)}, not {settings.people!r}.")
     if not 0.0 <= settings.threshold <= 1.0:
@@ -313,15 +317,18 @@ class _PoseRun:
 
 
 def _load_pose_backends(settings: AnalysisSettings) -> list[PoseBackend]:
-    """One single-threaded-enough MoveNet per pose worker (see POSE_WORKERS), or one instance of another backend.
+    """The backend each pose worker calls: one thread-safe MoveNet shared by POSE_WORKERS workers, or one
+    instance of another backend.
 
-    Detectron2 parallelises inside torch (or runs on the GPU), so it gets a single instance.
+    MoveNet runs each frame on CPUS // POSE_WORKERS threads, one frame per worker at a time. Detectron2
+    parallelises inside torch (or runs on the GPU), so it gets a single worker.
     """
     if settings.backend != "movenet":
         return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)]
-    threads = max(1, CPUS // POSE_WORKERS)
-    return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
-                                num_threads=threads) for _ in range(POSE_WORKERS)]
+    backend = create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
+                                  num_threads=max(1, CPUS // POSE_WORKERS), runtime=settings.pose_runtime,
+                                  workers=POSE_WORKERS)
+    return [backend] * POSE_WORKERS
 
 
 def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
@@ -363,8 +370,8 @@ def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBa
                     timer: _Timer) -> Iterator[tuple[list[StridedFrame], list[Poses]]]:
     """Estimate poses on successive batches, one thread per backend; yield (batch, poses) in input order.
 
-    A backend serves one batch at a time (LiteRT interpreters are not thread safe). One batch more than
-    there are workers stays in flight, so no worker waits while the caller tracks the previous batch.
+    A worker takes a backend from `backends` for each batch (one entry per worker; a thread-safe backend
+    may be listed once per worker). One batch more than there are workers stays in flight, so no worker waits while the caller tracks the previous batch.
     """
     idle: queue.SimpleQueue[PoseBackend] = queue.SimpleQueue()
     for backend in backends:
