@@ -1,7 +1,7 @@
 """Does the MoveNet runtime change what the pipeline finds? OpenVINO (bf16 or f32) against LiteRT, end to end.
 
     python -m bench.pose_runtime                              # litert, openvino, openvino-f32 (~15 min)
-    python -m bench.pose_runtime --configs litert,openvino --clips-per-class 2 --no-real
+    python -m bench.pose_runtime --configs litert,openvino --clips-per-class 2 --sets rendered
 
 For each configuration the whole pipeline runs with default settings on the model evaluation's rendered
 clips (the seed of `python -m models.evaluate`, one action per clip, 640x480, 30 fps, known joints) and,
@@ -100,17 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default="litert,openvino,openvino-f32",
                         help="comma-separated configurations; the first is the reference")
     parser.add_argument("--clips-per-class", type=int, default=4, help="rendered clips per class")
-    parser.add_argument("--no-real", action="store_true", help="skip ../shared/data/real-dev and real-extra")
+    parser.add_argument("--sets", default="rendered,real-dev,real-extra",
+                        help="which sets, comma-separated (the real ones only where ../shared/data has them)")
     args = parser.parse_args(argv)
     configs = args.configs.split(",")
 
     with tempfile.TemporaryDirectory(prefix="har-runtime-") as tmp:
         work = Path(tmp)
-        rendered = render_eval_clips(args.clips_per_class, EVAL_SEED, work / "rendered")
-        sets = {"rendered": [(clip.video, clip.label) for clip in rendered]}
+        chosen, sets = args.sets.split(","), {}
+        rendered = render_eval_clips(args.clips_per_class, EVAL_SEED, work / "rendered") if "rendered" in chosen else []
         truths = [SceneTruth.load(clip.truth) for clip in rendered]
+        if rendered:
+            sets["rendered"] = [(clip.video, clip.label) for clip in rendered]
         for name, folder in (("real-dev", REAL_DEV_DIR), ("real-extra", REAL_EXTRA_DIR)):
-            if not args.no_real and folder.is_dir():
+            if name in chosen and folder.is_dir():
                 sets[name] = real_dev_videos(folder)
         print(f"{'set':10s} {'config':>14s} {'clips':>5s} {'clip acc':>8s} {'frame acc':>9s} {'same labels':>11s} "
               f"{'kp px p50/p95 vs ' + configs[0]:>24s} {'px to drawn':>11s} {'frames/s':>8s}")

@@ -21,6 +21,7 @@ from har_core.timeline import ABSENT, NO_WINDOW
 from models.synth.motion import Motion
 from models.synth.scenes import PersonSpec, SceneTruth, group_camera, write_scene_video
 from tests.media import make_video, write_random
+from tests.test_pose_runtime import AUTO
 
 FPS = 30.0
 SIZE = (320, 240)
@@ -148,11 +149,13 @@ def test_each_pose_runtime_runs_end_to_end_and_is_recorded(clip, runtime: str, f
 
 
 def test_both_pose_runtimes_give_the_same_results(run, litert_run) -> None:
+    """Within the precision tolerance of tests/test_pose_runtime.py (bf16 on CPUs that have it)."""
     openvino, litert = load_results(run[0].out_dir), load_results(litert_run[0].out_dir)
     assert len(openvino.keypoints) == len(litert.keypoints)
-    np.testing.assert_allclose(openvino.keypoints[["x", "y"]], litert.keypoints[["x", "y"]], atol=0.5)
-    np.testing.assert_allclose(openvino.keypoints["score"], litert.keypoints["score"], atol=0.01)
-    assert (openvino.frames["label"] == litert.frames["label"]).all()
+    moved = np.linalg.norm(openvino.keypoints[["x", "y"]].to_numpy() - litert.keypoints[["x", "y"]].to_numpy(), axis=1)
+    assert moved.max() <= AUTO.worst * max(SIZE) and np.median(moved) <= AUTO.median * max(SIZE)
+    np.testing.assert_allclose(openvino.keypoints["score"], litert.keypoints["score"], atol=AUTO.score)
+    assert (openvino.frames["label"] == litert.frames["label"]).mean() >= 0.95
 
 
 def test_progress_reports_each_stage_in_order(run) -> None:

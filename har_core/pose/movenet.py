@@ -25,7 +25,7 @@ import numpy as np
 
 from har_core.errors import ModelError
 from har_core.pose.base import BackendInfo, PoseBackend, check_device, check_frame
-from har_core.pose.movenet_runtime import DEFAULT_RUNTIME, create_runtime
+from har_core.pose.movenet_runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, create_runtime
 from har_core.poses import Poses
 from har_core.skeleton import NUM_JOINTS
 
@@ -119,7 +119,7 @@ class MoveNetBackend(PoseBackend):
         num_threads: int = 2,
         runtime: str = DEFAULT_RUNTIME,
         workers: int = 1,
-        precision: str = "auto",
+        precision: str = DEFAULT_PRECISION,
     ) -> None:
         check_device(device)
         if input_size % SIZE_STEP or not MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE:

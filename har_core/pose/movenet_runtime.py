@@ -14,9 +14,9 @@ OpenVINO's TFLite reader needs a path ending in `.tflite` (it accepts neither by
 2026.4), so the verified bytes go to an owner-only file in the user's cache for the instant of reading
 and are deleted at once; the graph is then held in memory. The CPU plugin computes in its own choice of
 precision by default (`auto`): bf16 on CPUs with bf16 instructions (AVX512-BF16, AMX), where it takes
-about half the CPU time of f32, and f32 elsewhere. bf16 moves keypoints by about half a pixel of the
-256-pixel input against LiteRT's f32 (bench/README.md measures what that does to accuracy: nothing
-beyond noise); `f32` gives LiteRT's keypoints to within 1e-3 px.
+about half the CPU time of f32, and f32 elsewhere. bf16 moves keypoints by a median 0.1-0.5 px of the
+256-pixel input against LiteRT's f32, which changed the label of 2 of 89 evaluation clips, both near a tie
+(bench/README.md); `f32` gives LiteRT's keypoints to within 1e-3 px.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ from har_core.errors import ModelError
 RUNTIMES: tuple[str, ...] = ("openvino", "litert")
 DEFAULT_RUNTIME = "openvino"
 PRECISIONS: tuple[str, ...] = ("auto", "f32", "bf16")
+# `auto` flips 2 of 89 evaluation clips against LiteRT (both near a tie) for half the pose time on bf16 CPUs
+# (bench/README.md); `f32` reproduces LiteRT exactly at about 85% of its time.
+DEFAULT_PRECISION = "auto"
 
 
 @dataclass(frozen=True)
@@ -139,8 +142,10 @@ class OpenVINORuntime(MoveNetRuntime):
     and one stream per worker, so each concurrent frame has its own stream and cores never split a layer.
     """
 
-    def __init__(self, weights: bytes, workers: int = 1, threads: int = 1, precision: str = "auto",
+    def __init__(self, weights: bytes | Path, workers: int = 1, threads: int = 1, precision: str = DEFAULT_PRECISION,
                  cache_dir: Path | None = None) -> None:
+        """`weights`: the verified .tflite bytes, or the path of an OpenVINO IR (.xml) derived from them, such
+        as the INT8 model `bench/quantize_movenet.py` makes."""
         import openvino as ov
 
         if precision not in PRECISIONS:
@@ -150,7 +155,8 @@ class OpenVINORuntime(MoveNetRuntime):
         self._core = ov.Core()
         if precision == "auto":  # the plugin's default for this CPU, asked for explicitly so it is on record
             self._precision = self._core.get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
-        self._model = _read_tflite(self._core, weights, cache_dir or user_cache_dir())
+        self._model = (self._core.read_model(weights) if isinstance(weights, Path)
+                       else read_tflite(self._core, weights, cache_dir or user_cache_dir()))
         self._input = self._model.inputs[0].get_any_name()
         self._compiled: dict[tuple[int, ...], _Pool] = {}
         self._lock = threading.Lock()
@@ -192,7 +198,7 @@ class OpenVINORuntime(MoveNetRuntime):
             return request.infer({0: tensor})[0][0].copy()
 
 
-def _read_tflite(core: Any, weights: bytes, cache: Path) -> Any:
+def read_tflite(core: Any, weights: bytes, cache: Path) -> Any:
     """Read the .tflite into an in-memory OpenVINO model through a file that lives only while it is read."""
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -208,7 +214,7 @@ def _read_tflite(core: Any, weights: bytes, cache: Path) -> Any:
 
 
 def create_runtime(name: str, weights: bytes, workers: int = 1, threads: int = 1,
-                   precision: str = "auto") -> MoveNetRuntime:
+                   precision: str = DEFAULT_PRECISION) -> MoveNetRuntime:
     """The named runtime on `weights`: `workers` frames at once, each on `threads` threads.
 
     `precision` is OpenVINO's (`auto`: the CPU plugin's fastest, see the module docstring); LiteRT runs f32.
