@@ -103,6 +103,14 @@ def test_a_frames_keypoints_do_not_depend_on_its_batch_or_worker(backends, confi
             assert np.array_equal(one.keypoints, other.keypoints) and np.array_equal(one.boxes, other.boxes)
 
 
+def test_openvino_keypoints_do_not_depend_on_its_thread_settings(backends) -> None:
+    """Two frames at once on one thread each (the pipeline on 2 cores) or one frame on two threads: same bits."""
+    frames = [frame.image for frame in itertools.islice(iter_frames(SAMPLE, INPUT_SIZE), 0, 30, 10)]
+    one_worker = MoveNetBackend(input_size=INPUT_SIZE, num_threads=2, runtime="openvino", workers=1)
+    for mine, theirs in zip(one_worker(frames), backends["openvino"](frames), strict=True):
+        assert np.array_equal(mine.keypoints, theirs.keypoints)
+
+
 def test_runtime_settings_are_reported(backends) -> None:
     openvino = backends["openvino"].info.runtime
     assert openvino["name"] == "openvino" and openvino["version"].startswith("2026.4")
