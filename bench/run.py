@@ -76,8 +76,9 @@ QUICK_CASE = Case(320, 240, 1, 1.5)
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "har-dashboard" / "bench"
+    from har_core.pose.movenet_runtime import user_cache_dir  # after the path fix above
+
+    return user_cache_dir() / "bench"
 
 
 def make_clip(case: Case, cache: Path) -> Path:
