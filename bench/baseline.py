@@ -28,6 +28,7 @@ from har_core.classifier import ActionClassifier
 from har_core.errors import OutputError, VideoError
 from har_core.features import WINDOW, features_for_windows
 from har_core.pose import create_pose_backend
+from har_core.pose.movenet_runtime import DEFAULT_RUNTIME
 from har_core.poses import Poses
 from har_core.render import FrameAnnotations, annotate_frame, default_annotators
 from har_core.skeleton import CLASSES, NUM_CLASSES, NUM_JOINTS, UNCERTAIN
@@ -41,6 +42,7 @@ class BaselineResult:
 
     frames: int
     wall_s: float
+    runtime: dict = field(default_factory=dict)  # how MoveNet ran (har_core.pose.movenet_runtime.RuntimeInfo)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def add(self, step: str, started: float) -> float:
@@ -59,14 +61,15 @@ def _most_confident(poses: Poses) -> Poses:
     return best
 
 
-def run_baseline(video: Path, out: Path, input_size: int = 256, device: str = "auto") -> BaselineResult:
+def run_baseline(video: Path, out: Path, input_size: int = 256, device: str = "auto",
+                 runtime: str = DEFAULT_RUNTIME) -> BaselineResult:
     """Process `video` frame by frame as the original app did and write the annotated `out` (mp4v).
 
     Raises:
         VideoError: OpenCV cannot open the video.
         OutputError: OpenCV cannot open the output for writing.
     """
-    backend = create_pose_backend("movenet", input_size=input_size, device=device)
+    backend = create_pose_backend("movenet", input_size=input_size, device=device, runtime=runtime)
     classifier = ActionClassifier.load(device=device)
     annotators = default_annotators()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +83,7 @@ def run_baseline(video: Path, out: Path, input_size: int = 256, device: str = "a
         capture.release()
         raise OutputError(f"OpenCV cannot write {out}.")
     history: deque[np.ndarray] = deque(maxlen=WINDOW)
-    result = BaselineResult(frames=0, wall_s=0.0)
+    result = BaselineResult(frames=0, wall_s=0.0, runtime=backend.info.runtime or {})
     wall = time.perf_counter()
     try:
         while True:

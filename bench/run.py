@@ -5,6 +5,12 @@
     python bench/run.py --cases 640x480-1p-10s,1280x720-4p-10s --no-baseline
     python bench/run.py --quick           # a tiny clip, for a smoke test
     python bench/run.py --pose-every 1    # the pipeline with poses on every frame (default: auto, every 2nd)
+    python bench/run.py --runtimes openvino --pose-workers 1   # one MoveNet frame at a time on every core
+
+Every pipeline case runs once per MoveNet runtime (`--runtimes`, default openvino then litert), side by
+side on the same clip in the same session, and the baseline once on the first runtime; each line names the
+runtime with its workers, threads per worker, OpenVINO hint and precision, and the header and footer name
+the CPU.
 
 Clips are rendered figures (`models.synth.scenes`) doing procedural actions, made once and cached. Each
 analysis runs `har_core.pipeline.analyze` with default settings in a fresh process, so its peak RSS
@@ -12,7 +18,7 @@ analysis runs `har_core.pipeline.analyze` with default settings in a fresh proce
 machine better than wall time does on a shared one. Printed per case: frames, wall time, end-to-end
 frames per second, real-time factor (video duration / processing time), CPU seconds per frame, peak RSS
 and the time of each stage. Then the classifier's throughput on every window of the longest analysed clip,
-the baseline (`bench/baseline.py`) on the first case's clip with the ratio of the two, and peak RSS of
+the baseline (`bench/baseline.py`) on the first case's clip with the ratios, and peak RSS of
 the long clips against the short ones (memory should be flat in video length).
 """
 
@@ -70,8 +76,9 @@ QUICK_CASE = Case(320, 240, 1, 1.5)
 
 
 def default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "har-dashboard" / "bench"
+    from har_core.pose.movenet_runtime import user_cache_dir  # after the path fix above
+
+    return user_cache_dir() / "bench"
 
 
 def make_clip(case: Case, cache: Path) -> Path:
@@ -114,16 +121,33 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _child_pipeline(video: Path, out: Path, device: str, pose_every: int | None) -> dict:
-    """Analyse `video` with default settings (but `pose_every`); then time the classifier on all of its windows."""
-    from har_core.pipeline import AnalysisSettings, analyze
+@dataclass(frozen=True)
+class ChildArgs:
+    """What a measuring process is told: the clip, where to write, the settings that vary between runs."""
 
+    video: Path
+    out: Path
+    device: str
+    pose_every: int | None
+    runtime: str
+    pose_workers: int | None  # None: the pipeline's own `pose_workers(cpus)`
+
+
+def _child_pipeline(args: ChildArgs, classifier: bool) -> dict:
+    """Analyse the clip with default settings (but stride, runtime, workers); optionally time the classifier."""
+    from har_core import pipeline
+    from har_core.outputs import load_results
+
+    if args.pose_workers is not None:
+        # An experiment knob for this process only: MoveNet frames at once, cpus // workers threads each.
+        pipeline.pose_workers = lambda cpus: args.pose_workers
     cpu, started = _cpu_s(), time.perf_counter()
-    result = analyze(video, out, AnalysisSettings(device=device, pose_every=pose_every))
+    settings = pipeline.AnalysisSettings(device=args.device, pose_every=args.pose_every, pose_runtime=args.runtime)
+    result = pipeline.analyze(args.video, args.out, settings)
     measured = {"frames": result.frames, "people": len(result.people), "wall_s": time.perf_counter() - started,
                 "cpu_s": _cpu_s() - cpu, "peak_mb": _peak_rss_mb(), "duration_s": result.video.duration_s,
-                "timings": result.timings}
-    return measured | _classifier_throughput(out, device)
+                "timings": result.timings, "runtime": load_results(args.out).summary["pose"]["runtime"]}
+    return measured | (_classifier_throughput(args.out, args.device) if classifier else {})
 
 
 def _classifier_throughput(run: Path, device: str, repeats: int = 3) -> dict:
@@ -166,23 +190,25 @@ def _timed(function: Callable[..., object], *args: object) -> float:
     return time.perf_counter() - started
 
 
-def _child_baseline(video: Path, out: Path, device: str, pose_every: int | None) -> dict:
-    """The original-shaped loop; `pose_every` is ignored because the original estimated every frame."""
+def _child_baseline(args: ChildArgs) -> dict:
+    """The original-shaped loop on `args.runtime`; the stride is ignored because the original estimated every frame."""
     from bench.baseline import run_baseline
 
     cpu = _cpu_s()
-    result = run_baseline(video, out / "baseline.mp4", device=device)
+    result = run_baseline(args.video, args.out / "baseline.mp4", device=args.device, runtime=args.runtime)
     return {"frames": result.frames, "wall_s": result.wall_s, "cpu_s": _cpu_s() - cpu, "peak_mb": _peak_rss_mb(),
-            "timings": result.seconds}
+            "timings": result.seconds, "runtime": result.runtime}
 
 
-def measure(kind: str, video: Path, device: str, pose_every: int | None = None) -> dict:
-    """Run one measurement in a fresh Python process and return what it reported."""
+def measure(kind: str, video: Path, device: str, runtime: str, pose_every: int | None = None,
+            pose_workers: int | None = None) -> dict:
+    """Run one measurement (`pipeline`, `pipeline+classifier`, `baseline`) in a fresh Python process."""
     stride = "auto" if pose_every is None else str(pose_every)
+    workers = "default" if pose_workers is None else str(pose_workers)
     with tempfile.TemporaryDirectory(prefix="har-bench-") as scratch:
         run = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", kind, str(video),
-                              str(Path(scratch) / "out"), device, stride], capture_output=True, text=True,
-                             cwd=REPO, check=False)
+                              str(Path(scratch) / "out"), device, stride, runtime, workers], capture_output=True,
+                             text=True, cwd=REPO, check=False)
     if run.returncode != 0:
         raise SystemExit(f"{kind} run on {video.name} failed:\n{run.stderr[-4000:]}")
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -206,11 +232,23 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+def runtime_label(runtime: dict) -> str:
+    """'openvino 2026.4.1, 2 workers x 1 thread, THROUGHPUT, f32': what ran MoveNet and how."""
+    hint = f", {runtime['hint']}" if runtime["hint"] else ""
+    return (f"{runtime['name']} {runtime['version']}, {runtime['workers']} worker{'s' * (runtime['workers'] > 1)} "
+            f"x {runtime['threads']} thread{'s' * (runtime['threads'] > 1)}{hint}, {runtime['precision']}")
+
+
 def case_line(case: Case, m: dict) -> str:
+    """One case's figures. `CPU-bound` is the real-time factor the run's CPU time would allow if every core
+    were the run's alone and fully used (duration / (CPU seconds / cores)): on a shared machine, a better
+    guess at the idle machine's figure than the wall time, and an upper bound on it."""
     fps = m["frames"] / m["wall_s"]
     speed = m["duration_s"] / m["wall_s"]
-    return (f"{case.name:18s} {m['frames']:6d} {m['wall_s']:8.1f} {fps:9.1f} {speed:9.2f}x "
-            f"{1000 * m['cpu_s'] / m['frames']:11.1f} {m['peak_mb']:10.0f}")
+    bound = m["duration_s"] / (m["cpu_s"] / (os.cpu_count() or 1))
+    return (f"{case.name:18s} {m['runtime']['name']:9s} {m['frames']:6d} {m['wall_s']:8.1f} {fps:9.1f} "
+            f"{speed:9.2f}x {bound:9.2f}x {1000 * m['cpu_s'] / m['frames']:11.1f} {m['peak_mb']:10.0f}   "
+            f"[{runtime_label(m['runtime'])}]")
 
 
 def stage_line(timings: dict) -> str:
@@ -220,7 +258,8 @@ def stage_line(timings: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from har_core.pose_stride import parse_pose_every  # after the path fix above, like the children's imports
+    from har_core.pose import RUNTIMES  # after the path fix above, like the children's imports
+    from har_core.pose_stride import parse_pose_every
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=None,
@@ -233,15 +272,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     parser.add_argument("--pose-every", type=parse_pose_every, default=None, metavar="auto|N",
                         help="the pipeline's pose stride, auto by default (the baseline estimates every frame)")
-    parser.add_argument("--child", nargs=5, metavar=("KIND", "VIDEO", "OUT", "DEVICE", "POSE_EVERY"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--runtimes", default=",".join(RUNTIMES),
+                        help=f"MoveNet runtimes to compare, comma-separated (default: {','.join(RUNTIMES)})")
+    parser.add_argument("--pose-workers", type=int, default=None,
+                        help="MoveNet frames at once, each on cores / N threads (default: the pipeline's own); "
+                        "1 is OpenVINO's LATENCY hint, more its THROUGHPUT hint")
+    parser.add_argument("--child", nargs=7, help=argparse.SUPPRESS,
+                        metavar=("KIND", "VIDEO", "OUT", "DEVICE", "POSE_EVERY", "RUNTIME", "POSE_WORKERS"))
     args = parser.parse_args(argv)
 
     if args.child:
-        kind, video, out, device, pose_every = args.child
-        child = {"pipeline": _child_pipeline, "baseline": _child_baseline}[kind]
-        print(json.dumps(child(Path(video), Path(out), device, parse_pose_every(pose_every))))
+        kind, video, out, device, pose_every, runtime, workers = args.child
+        child_args = ChildArgs(Path(video), Path(out), device, parse_pose_every(pose_every), runtime,
+                               None if workers == "default" else int(workers))
+        measured = (_child_baseline(child_args) if kind == "baseline"
+                    else _child_pipeline(child_args, classifier=kind == "pipeline+classifier"))
+        print(json.dumps(measured))
         return 0
+    runtimes = args.runtimes.split(",")
+    unknown = sorted(set(runtimes) - set(RUNTIMES))
+    if unknown:
+        parser.error(f"unknown runtime {unknown[0]!r}: choose from {', '.join(RUNTIMES)}")
 
     if args.quick:
         cases = [QUICK_CASE]
@@ -261,38 +312,48 @@ def main(argv: list[str] | None = None) -> int:
 
     stride = "auto (about 15 a second: every 2nd frame at 30 fps)" if args.pose_every is None else args.pose_every
     print(f"pipeline: default settings, pose stride {stride}", flush=True)
-    print(f"\n{'case':18s} {'frames':>6s} {'wall s':>8s} {'frames/s':>9s} {'real-time':>10s} "
-          f"{'CPU ms/frame':>11s} {'peak RSS MB':>10s}")
-    results: dict[str, dict] = {}
+    print(f"\n{'case':18s} {'runtime':9s} {'frames':>6s} {'wall s':>8s} {'frames/s':>9s} {'real-time':>10s} "
+          f"{'CPU-bound':>10s} {'CPU ms/frame':>11s} {'peak RSS MB':>10s}")
+    results: dict[str, dict[str, dict]] = {runtime: {} for runtime in runtimes}
     for case in cases:
-        results[case.name] = measure("pipeline", clips[case], args.device, args.pose_every)
-        print(case_line(case, results[case.name]))
-        print(stage_line(results[case.name]["timings"]), flush=True)
+        for runtime in runtimes:
+            kind = "pipeline+classifier" if runtime == runtimes[0] else "pipeline"
+            m = results[runtime][case.name] = measure(kind, clips[case], args.device, runtime, args.pose_every,
+                                                      args.pose_workers)
+            print(case_line(case, m))
+            print(stage_line(m["timings"]), flush=True)
 
-    longest = max(cases, key=lambda c: (results[c.name]["windows"], c.seconds))
-    m = results[longest.name]
+    first_runs = results[runtimes[0]]
+    longest = max(cases, key=lambda c: (first_runs[c.name]["windows"], c.seconds))
+    m = first_runs[longest.name]
     print(f"\nclassifier ({m['classifier_device']}): {m['windows']:,} windows of {longest.name} in batches: "
           f"{m['windows_per_s']:,.0f} windows/s with torch's {m['torch_threads']} threads, "
           f"{m['windows_per_s_1_thread']:,.0f} windows/s with 1 (features: {m['feature_windows_per_s']:,.0f} windows/s)")
 
-    report: dict = {"machine": host, "cases": {c.name: asdict(c) | results[c.name] for c in cases}}
+    report: dict = {"machine": host, "runtimes": {
+        runtime: {c.name: asdict(c) | results[runtime][c.name] for c in cases} for runtime in runtimes}}
     if not args.no_baseline:
+        # On the first runtime (by default the shipped one): the same pose model and runtime, another loop.
         first = cases[0]
-        base = measure("baseline", clips[first], args.device)
-        ratio = base["wall_s"] / results[first.name]["wall_s"]
-        print(f"baseline (original-shaped, {first.name}): {base['frames']} frames in {base['wall_s']:.1f} s, "
-              f"{base['frames'] / base['wall_s']:.1f} frames/s, {1000 * base['cpu_s'] / base['frames']:.1f} CPU "
-              f"ms/frame; the pipeline is {ratio:.2f}x faster")
+        base = measure("baseline", clips[first], args.device, runtimes[0])
+        speedups = {runtime: base["wall_s"] / results[runtime][first.name]["wall_s"] for runtime in runtimes}
+        cpu_ratios = {runtime: base["cpu_s"] / results[runtime][first.name]["cpu_s"] for runtime in runtimes}
+        print(f"baseline (original-shaped, {first.name}) [{runtime_label(base['runtime'])}]: {base['frames']} "
+              f"frames in {base['wall_s']:.1f} s, {base['frames'] / base['wall_s']:.1f} frames/s, "
+              f"{1000 * base['cpu_s'] / base['frames']:.1f} CPU ms/frame; the pipeline is "
+              + ", ".join(f"{speedups[runtime]:.2f}x faster on {runtime} ({cpu_ratios[runtime]:.2f}x less CPU)"
+                          for runtime in runtimes))
         print("    step seconds: " + " | ".join(f"{k} {v:.1f}" for k, v in base["timings"].items()))
-        report["baseline"] = {"case": first.name, **base, "speedup": ratio}
+        report["baseline"] = {"case": first.name, **base, "speedup": speedups, "cpu_ratio": cpu_ratios}
 
-    for case in cases:
-        short = Case(case.width, case.height, case.people, min(c.seconds for c in cases))
-        if case.seconds > short.seconds and short.name in results:
-            ratio = results[case.name]["peak_mb"] / results[short.name]["peak_mb"]
-            print(f"memory: peak RSS {case.name} / {short.name} = {ratio:.2f}")
+    for runtime in runtimes:
+        for case in cases:
+            short = Case(case.width, case.height, case.people, min(c.seconds for c in cases))
+            if case.seconds > short.seconds and short.name in results[runtime]:
+                ratio = results[runtime][case.name]["peak_mb"] / results[runtime][short.name]["peak_mb"]
+                print(f"memory ({runtime}): peak RSS {case.name} / {short.name} = {ratio:.2f}")
     host_after = machine()["load_average"]
-    print(f"load average at the end: {' '.join(map(str, host_after))}")
+    print(f"load average at the end: {' '.join(map(str, host_after))}; CPU: {host['cpu']}, {host['cores']} cores")
     report["load_average_end"] = host_after
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from har_core.errors import HarError
 from har_core.pipeline import PEOPLE_CHOICES, AnalysisResult, AnalysisSettings, Progress, analyze
+from har_core.pose import RUNTIMES
 from har_core.pose_stride import MAX_POSE_EVERY, parse_pose_every
 
 _STAGE_TITLES = {"pose": "pose + tracking", "actions": "actions", "render": "render + encode"}
@@ -65,6 +66,8 @@ def add_analysis_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--backend", choices=("movenet", "detectron2"), default=defaults.backend, help="pose backend")
     run.add_argument("--input-size", type=_positive, default=defaults.input_size,
                      help="MoveNet input side, multiple of 32 (larger finds smaller people, slower)")
+    run.add_argument("--pose-runtime", choices=RUNTIMES, default=defaults.pose_runtime,
+                     help="what runs MoveNet (same weights): openvino (default, faster) or litert")
     run.add_argument("--pose-every", type=parse_pose_every, default=defaults.pose_every, metavar="auto|N",
                      help=f"estimate poses on every Nth frame (1-{MAX_POSE_EVERY}) and interpolate the frames "
                      "between; auto (default) estimates about 15 a second, every 2nd frame at 30 fps")

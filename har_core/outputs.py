@@ -36,7 +36,7 @@ PROB_COLUMNS = tuple(f"p_{name}" for name in CLASSES)
 FRAME_COLUMNS = ("frame", "time_s", "person_id", *PROB_COLUMNS, "label")
 KEYPOINT_COLUMNS = ("frame", "time_s", "person_id", "joint", "x", "y", "score")
 SCHEMA_VERSION = 1
-_VERSIONED_PACKAGES = ("har-dashboard", "numpy", "torch", "av", "ai-edge-litert", "opencv-python-headless")
+_VERSIONED_PACKAGES = ("har-dashboard", "numpy", "torch", "av", "ai-edge-litert", "openvino", "opencv-python-headless")
 _CHUNK_FRAMES = 2048
 
 

@@ -7,8 +7,8 @@ smoothing) and storing decoded frames would make memory grow with the video:
 2. decode again → draw → H.264 encode; then the data files are written from the keypoints and timelines.
 
 Decoding and encoding run in their own threads with bounded queues, and pose estimation in one thread
-per MoveNet interpreter, so FFmpeg (decode), LiteRT (pose) and libx264 (encode) keep every core busy: all
-three release the GIL. Pass 1 decodes straight to the pose model's input size. The second decode costs
+per MoveNet worker, so FFmpeg (decode), OpenVINO or LiteRT (pose) and libx264 (encode) keep every core busy:
+all three release the GIL. Pass 1 decodes straight to the pose model's input size. The second decode costs
 about 1 ms a 640x480 frame (~4% of the run), far less than keeping frames would cost in memory, and
 labelling frames while pass 1 runs would need an incremental copy of the timeline rules. Measurements
 and profiles: bench/README.md. Everything is written into a hidden sibling of `out_dir` and renamed into
@@ -51,7 +51,7 @@ from har_core.outputs import (
     write_frames_csv,
     write_summary,
 )
-from har_core.pose import PoseBackend, create_pose_backend
+from har_core.pose import RUNTIMES, PoseBackend, create_pose_backend
 from har_core.pose_stride import MAX_POSE_EVERY, StridedFrame, auto_pose_every, fill_between, strided
 from har_core.poses import Poses
 from har_core.render import FrameAnnotations, annotate_frame, default_annotators
@@ -81,6 +81,9 @@ def pose_workers(cpus: int) -> int:
     synchronisation.
     """
     return max(1, min(MAX_THREADS, cpus))
+# x264's `superfast` takes 20-40% less CPU than `veryfast` at the same quality (crf 23) for files 1.2-2.5x
+# as large (a real 640x480 clip: 5.4 -> 3.3 ms a frame, 851 -> 1,048 KB); pass 2 is mostly encoding.
+ENCODE_PRESET = "superfast"
 
 T = TypeVar("T")
 
@@ -100,6 +103,7 @@ class AnalysisSettings:
 
     backend: str = "movenet"  # movenet | detectron2
     input_size: int = 256  # MoveNet input, multiple of 32
+    pose_runtime: str = "openvino"  # openvino | litert: what runs MoveNet (same weights)
     pose_every: int | None = None  # poses on every Nth frame, the rest interpolated; None: auto (~15 a second)
     device: str = "auto"  # auto | cpu | cuda
     people: str = "all"  # all | primary
@@ -281,6 +285,8 @@ def _check_limits(info: VideoInfo, settings: AnalysisSettings) -> None:
 
 def _check_settings(settings: AnalysisSettings) -> None:
     """Refuse settings no run could honour, with the same one-line messages the CLI shows."""
+    if settings.pose_runtime not in RUNTIMES:
+        raise HarError(f"pose_runtime must be one of {', '.join(RUNTIMES)}, not {settings.pose_runtime!r}.")
     if settings.people not in PEOPLE_CHOICES:
         raise HarError(f"people must be one of {', '.join(PEOPLE_CHOICES)}, not {settings.people!r}.")
     if not 0.0 <= settings.threshold <= 1.0:
@@ -327,16 +333,20 @@ class PoseRun:
 
 
 def _load_pose_backends(settings: AnalysisSettings, cpus: int) -> list[PoseBackend]:
-    """One single-threaded-enough MoveNet per pose worker (see `pose_workers`), or one instance of another
-    backend; together their threads fill `cpus` cores and no more.
+    """The backend each pose worker calls: one thread-safe MoveNet shared by `pose_workers(cpus)` workers (an
+    OpenVINO stream or a LiteRT interpreter each, their threads filling `cpus` cores and no more), or one
+    instance of another backend.
 
-    Detectron2 parallelises inside torch (or runs on the GPU), so it gets a single instance.
+    MoveNet runs each frame on cpus // workers threads, one frame per worker at a time. Detectron2
+    parallelises inside torch (or runs on the GPU), so it gets a single worker.
     """
     if settings.backend != "movenet":
         return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)]
     workers = pose_workers(cpus)
-    return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
-                                num_threads=max(1, cpus // workers)) for _ in range(workers)]
+    backend = create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
+                                  num_threads=max(1, cpus // workers), runtime=settings.pose_runtime,
+                                  workers=workers)
+    return [backend] * workers
 
 
 def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
@@ -378,8 +388,8 @@ def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBa
                     timer: _Timer) -> Iterator[tuple[list[StridedFrame], list[Poses]]]:
     """Estimate poses on successive batches, one thread per backend; yield (batch, poses) in input order.
 
-    A backend serves one batch at a time (LiteRT interpreters are not thread safe). One batch more than
-    there are workers stays in flight, so no worker waits while the caller tracks the previous batch.
+    A worker takes a backend from `backends` for each batch (one entry per worker; a thread-safe backend
+    may be listed once per worker). One batch more than there are workers stays in flight, so no worker waits while the caller tracks the previous batch.
     """
     idle: queue.SimpleQueue[PoseBackend] = queue.SimpleQueue()
     for backend in backends:
@@ -452,7 +462,7 @@ def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisS
     n_frames = len(times)
     written = 0
     # No pose inference runs in this pass, so x264 may use every core (its default leaves half to inference).
-    writer = H264Writer(target, info.fps, threads=encode_threads(cpus))
+    writer = H264Writer(target, info.fps, preset=ENCODE_PRESET, threads=encode_threads(cpus))
     with writer:
         encoder = BackgroundEncoder(writer, timer)
         try:

@@ -95,7 +95,8 @@ NATIVE_NOISE = """
 import os, sys
 from har_core import cli
 # 1. A real run that loads the pose model (LiteRT prints to file descriptor 2) and then fails.
-code = cli.main(["analyze", sys.argv[1], "--out", sys.argv[2], "--quiet", "--input-size", "128"])
+code = cli.main(["analyze", sys.argv[1], "--out", sys.argv[2], "--quiet", "--input-size", "128",
+                 "--pose-runtime", "litert"])
 print(code, flush=True)
 # 2. A bug (not a HarError): whatever native code printed is replayed with the traceback.
 def bug(*args, **kwargs):

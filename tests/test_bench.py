@@ -1,4 +1,4 @@
-"""The speed benchmark stays runnable: its smoke mode prints every figure issue 6 asks for.
+"""The speed benchmark stays runnable: its smoke mode prints every figure issues 6 and 17 ask for.
 
 Only that the figures are produced and sane is checked here; the figures themselves are recorded in
 bench/README.md, not asserted (timings belong in benchmarks, not in tests).
@@ -20,9 +20,16 @@ def test_quick_benchmark_prints_stages_speed_memory_classifier_and_baseline(tmp_
                            "--json", str(report)], cwd=REPO, capture_output=True, text=True, timeout=300,
                           check=False)
     assert done.returncode == 0, done.stderr
-    for words in ("real-time", "peak RSS", "decode", "pose", "encode", "windows/s", "baseline", "faster"):
+    for words in ("real-time", "peak RSS", "decode", "pose", "encode", "windows/s", "baseline", "faster",
+                  "THROUGHPUT", "thread", "CPU:"):
         assert words in done.stdout, words
     figures = json.loads(report.read_text())
-    (case,) = figures["cases"].values()
-    assert case["frames"] == 45 and case["wall_s"] > 0 and case["peak_mb"] > 50
-    assert figures["baseline"]["frames"] == 45 and figures["baseline"]["speedup"] > 0
+    assert list(figures["runtimes"]) == ["openvino", "litert"]  # side by side, the default first
+    for runtime, cases in figures["runtimes"].items():
+        (case,) = cases.values()
+        assert case["frames"] == 45 and case["wall_s"] > 0 and case["peak_mb"] > 50
+        assert case["runtime"]["name"] == runtime and case["runtime"]["threads"] >= 1
+    baseline = figures["baseline"]
+    assert baseline["frames"] == 45 and baseline["runtime"]["name"] == "openvino"
+    assert set(baseline["speedup"]) == set(baseline["cpu_ratio"]) == {"openvino", "litert"}
+    assert min(baseline["speedup"].values()) > 0 and min(baseline["cpu_ratio"].values()) > 0

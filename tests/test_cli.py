@@ -30,16 +30,17 @@ def test_success_writes_outputs_with_progress_and_options(tmp_path: Path, capsys
     render_clip(video, seconds=40 / 30)
     out = tmp_path / "out"
     code = main(["analyze", str(video), "--out", str(out), "--people", "primary", "--threshold", "0.7",
-                 "--smoothing", "0", "--input-size", "192", "--pose-every", "3"])
+                 "--smoothing", "0", "--input-size", "192", "--pose-every", "3", "--pose-runtime", "litert"])
     captured = capsys.readouterr()
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
     assert "frames/s" in captured.err and "pose + tracking" in captured.err and "render + encode" in captured.err
     assert captured.out.startswith(f"wrote {out}")
     summary = json.loads((out / "summary.json").read_text())
-    chosen = {"people": "primary", "threshold": 0.7, "smoothing": 0, "input_size": 192, "pose_every": 3}
+    chosen = {"people": "primary", "threshold": 0.7, "smoothing": 0, "input_size": 192, "pose_every": 3,
+              "pose_runtime": "litert"}
     assert summary["settings"] | chosen == summary["settings"]
-    assert summary["pose"]["input_size"] == 192
+    assert summary["pose"]["input_size"] == 192 and summary["pose"]["runtime"]["name"] == "litert"
 
 
 BAD_INPUTS: dict[str, tuple[Callable[[Path], Path], str]] = {
@@ -82,7 +83,8 @@ def test_existing_out_dir_is_left_as_it_was_on_error(tmp_path: Path, capsys: pyt
 
 @pytest.mark.parametrize(("option", "value", "message"), [("--threshold", "1.5", "between 0 and 1"),
                                                         ("--pose-every", "9", "auto or 1 to 4"),
-                                                        ("--pose-every", "fast", "invalid")])
+                                                        ("--pose-every", "fast", "invalid"),
+                                                        ("--pose-runtime", "onnx", "invalid choice")])
 def test_invalid_option_is_refused_by_the_parser(option: str, value: str, message: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:

@@ -117,6 +117,7 @@ def test_analyze_page_offers_upload_sample_and_options(runs_dir: Path) -> None:
     assert at.button(key="run").disabled
     assert at.expander[0].label == "Options"
     assert at.selectbox(key="opt_backend").value == "movenet"
+    assert at.selectbox(key="opt_runtime").value == "openvino"
     assert at.slider(key="opt_threshold").value == 0.5
     assert at.select_slider(key="opt_pose_every").options == ["auto", "1", "2", "3", "4"]
     at.segmented_control(key="source").set_value("Bundled sample clip").run()

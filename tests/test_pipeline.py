@@ -10,7 +10,7 @@ import pytest
 
 from har_core import pipeline
 from har_core.classifier import ActionClassifier
-from har_core.errors import LimitError, NoPersonError, OutputError, TooShortError, VideoError
+from har_core.errors import HarError, LimitError, NoPersonError, OutputError, TooShortError, VideoError
 from har_core.features import WINDOW
 from har_core.outputs import OUTPUT_FILES, load_results
 from har_core.pipeline import AnalysisSettings, Progress, analyze
@@ -21,6 +21,7 @@ from har_core.timeline import ABSENT, NO_WINDOW
 from models.synth.motion import Motion
 from models.synth.scenes import PersonSpec, SceneTruth, group_camera, write_scene_video
 from tests.media import make_video, write_random
+from tests.test_pose_runtime import AUTO
 
 FPS = 30.0
 SIZE = (320, 240)
@@ -127,6 +128,36 @@ def test_keypoints_follow_the_rendered_figure(clip: tuple[Path, SceneTruth], run
     assert np.median(error) < 8.0  # pixels on a 320x240 frame: keypoints land on the figure, not scaled off
 
 
+@pytest.fixture(scope="module")
+def litert_run(clip: tuple[Path, SceneTruth], tmp_path_factory: pytest.TempPathFactory):
+    """The same analysis with MoveNet on LiteRT (the default run is on OpenVINO)."""
+    return analyze(clip[0], tmp_path_factory.mktemp("runs") / "litert", AnalysisSettings(pose_runtime="litert")), []
+
+
+@pytest.mark.parametrize(("runtime", "fixture"), [("openvino", "run"), ("litert", "litert_run")])
+def test_each_pose_runtime_runs_end_to_end_and_is_recorded(clip, runtime: str, fixture: str,
+                                                          request: pytest.FixtureRequest) -> None:
+    result, _ = request.getfixturevalue(fixture)
+    results = load_results(result.out_dir)
+    assert results.summary["settings"]["pose_runtime"] == runtime
+    assert results.summary["pose"]["runtime"]["name"] == runtime
+    assert results.summary["pose"]["runtime"]["workers"] == pipeline.pose_workers(pipeline.CPUS)
+    assert decoded_video(result.out_dir / "annotated.mp4")[2] == N_FRAMES
+    kp = results.keypoints[results.keypoints["score"] > 0.4]
+    expected = clip[1].keypoints[kp["frame"].to_numpy(), 0, kp["joint"].map(JOINT_INDEX).to_numpy(), :2]
+    assert np.median(np.linalg.norm(kp[["x", "y"]].to_numpy() - expected, axis=1)) < 8.0
+
+
+def test_both_pose_runtimes_give_the_same_results(run, litert_run) -> None:
+    """Within the precision tolerance of tests/test_pose_runtime.py (bf16 on CPUs that have it)."""
+    openvino, litert = load_results(run[0].out_dir), load_results(litert_run[0].out_dir)
+    assert len(openvino.keypoints) == len(litert.keypoints)
+    moved = np.linalg.norm(openvino.keypoints[["x", "y"]].to_numpy() - litert.keypoints[["x", "y"]].to_numpy(), axis=1)
+    assert moved.max() <= AUTO.worst * max(SIZE) and np.median(moved) <= AUTO.median * max(SIZE)
+    np.testing.assert_allclose(openvino.keypoints["score"], litert.keypoints["score"], atol=AUTO.score)
+    assert (openvino.frames["label"] == litert.frames["label"]).mean() >= 0.95
+
+
 def test_progress_reports_each_stage_in_order(run) -> None:
     _, events = run
     stages = [e.stage for e in events]
@@ -180,6 +211,11 @@ def test_bad_input_raises_before_writing(tmp_path: Path, make, error, settings: 
     with pytest.raises(error):
         analyze(video, tmp_path / "out", settings)
     assert list(tmp_path.iterdir()) == [video]
+
+
+def test_unknown_pose_runtime_is_refused_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(HarError, match="pose_runtime must be one of openvino, litert, not 'onnx'"):
+        analyze(tmp_path / "missing.mp4", tmp_path / "out", AnalysisSettings(pose_runtime="onnx"))
 
 
 def test_failure_while_writing_leaves_the_previous_result(clip, tmp_path: Path, monkeypatch) -> None:

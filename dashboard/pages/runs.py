@@ -21,7 +21,10 @@ def settings_line(settings: dict) -> str:
     """The settings that change results, in a few words."""
     every = settings.get("pose_every")
     stride = {None: "", 1: " · poses on every frame"}.get(every, f" · poses every {every} frames")
-    return (f"{settings.get('backend', '?')} @ {settings.get('input_size', '?')} px{stride} · people: "
+    backend = settings.get("backend", "?")
+    # Runs stored before the runtime was a setting ran MoveNet on LiteRT.
+    runtime = f" on {settings.get('pose_runtime', 'litert')}" if backend == "movenet" else ""
+    return (f"{backend}{runtime} @ {settings.get('input_size', '?')} px{stride} · people: "
             f"{settings.get('people', '?')} · threshold {settings.get('threshold', '?')} · "
             f"smoothing {settings.get('smoothing', '?')}")
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from har_core.errors import ModelError
 from har_core.pose.base import BackendInfo, PoseBackend
+from har_core.pose.movenet_runtime import RUNTIMES
 
 BACKENDS: tuple[str, ...] = ("movenet", "detectron2")
 
-__all__ = ["BACKENDS", "BackendInfo", "PoseBackend", "create_pose_backend"]
+__all__ = ["BACKENDS", "RUNTIMES", "BackendInfo", "PoseBackend", "create_pose_backend"]
 
 
 def create_pose_backend(name: str, input_size: int = 256, device: str = "auto", **options: Any) -> PoseBackend:
@@ -24,7 +25,8 @@ def create_pose_backend(name: str, input_size: int = 256, device: str = "auto", 
         input_size: MoveNet's input size (longer side, multiple of 32). Detectron2 ignores it and
             resizes as its model zoo config says (shorter side 800).
         device: `auto`, `cpu` or `cuda`. MoveNet always runs on the CPU.
-        options: backend specific: MoveNet `person_threshold`, `num_threads`; Detectron2
+        options: backend specific: MoveNet `person_threshold`, `num_threads` (per frame), `runtime`
+            (`openvino` or `litert`), `workers` (frames at once); Detectron2
             `weights` (local checkpoint path), `person_threshold`.
     Raises:
         ModelError: unknown backend name, backend not installed, weights missing or invalid settings.

@@ -28,6 +28,7 @@ class BackendInfo:
     licence: str
     device: str
     input_size: int | None
+    runtime: dict | None = None  # MoveNet: har_core.pose.movenet_runtime.RuntimeInfo as a dict
 
 
 class PoseBackend(ABC):

