@@ -25,6 +25,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -70,6 +71,8 @@ class LiveSettings:
 
     backend: str = "movenet"
     input_size: int = 256
+    pose_runtime: str = "openvino"  # openvino | litert, as AnalysisSettings.pose_runtime
+    model: str | None = None  # an action model folder (e.g. fine-tuned); None: the shipped checkpoint
     device: str = "auto"
     threshold: float = 0.5
     fps: float | None = None
@@ -194,7 +197,8 @@ class LiveRecognizer:
             raise HarError(f"The frame rate must be positive (or None to go by timestamps), not {self.settings.fps}.")
         torch.set_num_threads(self.settings.torch_threads)
         self.backend = backend or self._load_backend()
-        self.classifier = classifier or ActionClassifier.load(device=self.settings.device)
+        model = None if self.settings.model is None else Path(self.settings.model)
+        self.classifier = classifier or ActionClassifier.load(model, device=self.settings.device)
         self.annotators = annotators if annotators is not None else default_annotators()
         fps = self.settings.fps
         self._by_time = fps is None or not at_classifier_rate(np.array([0.0, 1.0 / fps]))
@@ -205,7 +209,8 @@ class LiveRecognizer:
         self._index = 0
 
     def _load_backend(self) -> PoseBackend:
-        options = {"num_threads": self.settings.pose_threads} if self.settings.backend == "movenet" else {}
+        options = ({"num_threads": self.settings.pose_threads, "runtime": self.settings.pose_runtime}
+                   if self.settings.backend == "movenet" else {})
         return create_pose_backend(self.settings.backend, input_size=self.settings.input_size,
                                    device=self.settings.device, **options)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.charts import rolling_probabilities
 from dashboard.components.live import ICE_SERVERS_ENV, ice_servers
-from har_core.classifier import ActionClassifier
-from har_core.errors import HarError
+from har_core.classifier import DEFAULT_CHECKPOINT, ActionClassifier
+from har_core.errors import HarError, ModelError
 from har_core.features import KEYPOINT_THRESHOLD, WINDOW
 from har_core.live import WARMING_UP, LiveRecognizer, LiveResult, LiveSettings
 from har_core.live_stream import LiveStream
@@ -234,3 +235,16 @@ def test_rolling_chart_scrolls_with_the_stream() -> None:
     assert [trace.name for trace in figure.data] == list(CLASSES)
     assert list(figure.data[0].x) == [-2.0, -1.5, -1.0, 0.0] and np.isnan(figure.data[0].y[0])
     assert tuple(figure.layout.xaxis.range) == (-10.0, 0.0)
+
+
+@pytest.mark.parametrize("runtime", ["litert", "openvino"])
+def test_live_step_uses_the_chosen_pose_runtime_and_action_model(runtime: str, tmp_path: Path) -> None:
+    """The live path takes the same runtime and model choices as an analysis (issues 17 and 21)."""
+    model = tmp_path / "my-model"
+    shutil.copytree(DEFAULT_CHECKPOINT, model)
+    recognizer = LiveRecognizer(LiveSettings(input_size=INPUT_SIZE, pose_runtime=runtime, model=str(model)))
+
+    assert recognizer.backend.info.runtime["name"] == runtime
+    assert recognizer.classifier.model_id == ActionClassifier.load(model).model_id
+    with pytest.raises(ModelError):
+        LiveRecognizer(LiveSettings(input_size=INPUT_SIZE, model=str(tmp_path / "no-such-model")))

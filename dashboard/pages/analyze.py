@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from dashboard.components import services
+from dashboard.components.options import BACKEND_NAMES, DEVICES, model_choice, runtime_choice
 from dashboard.components.progress import follow
 from dashboard.components.results import show_results
 from har_core.errors import HarError
 from har_core.pipeline import AnalysisSettings
-from har_core.pose import BACKENDS, RUNTIMES
+from har_core.pose import BACKENDS
 from har_core.pose_stride import MAX_POSE_EVERY
 from har_core.store import VIDEO_SUFFIXES, RunStatus
 
@@ -24,9 +24,6 @@ SAMPLE = Path(__file__).resolve().parents[2] / "har_core" / "data" / "sample.mp4
 UPLOAD, SAMPLE_CHOICE = "Upload a video", "Bundled sample clip"
 INPUT_SIZES = [192, 256, 320, 384, 448, 512]
 POSE_STRIDES = [None, *range(1, MAX_POSE_EVERY + 1)]  # None: automatic
-BACKEND_NAMES = {"movenet": "MoveNet MultiPose (fast, CPU)", "detectron2": "Detectron2 Keypoint R-CNN (GPU)"}
-RUNTIME_NAMES = {"openvino": "OpenVINO (faster)", "litert": "LiteRT"}
-DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 PEOPLE = {"all": "Everyone in the video", "primary": "Only the main person"}
 
 
@@ -39,9 +36,7 @@ def _options() -> AnalysisSettings:
                                  key="opt_backend")
         size = left.select_slider("Pose model input size (px)", INPUT_SIZES, value=defaults.input_size,
                                   key="opt_size", help="Larger finds smaller people but is slower.")
-        runtime = left.selectbox("MoveNet runtime", RUNTIMES, format_func=lambda r: RUNTIME_NAMES.get(r, r),
-                                 key="opt_runtime", help="What runs MoveNet; both read the same weights and "
-                                 "find the same keypoints within a fraction of a pixel.")
+        runtime = runtime_choice(left, "opt_runtime")
         pose_every = left.select_slider("Estimate poses on every Nth frame", POSE_STRIDES, value=defaults.pose_every,
                                         format_func=lambda every: "auto" if every is None else str(every),
                                         key="opt_pose_every",
@@ -54,19 +49,9 @@ def _options() -> AnalysisSettings:
                                  help="Frames whose most likely action is below this probability are UNCERTAIN.")
         smoothing = right.slider("Smoothing (frames)", 0, 15, defaults.smoothing, key="opt_smoothing",
                                  help="Centred moving average of the probabilities; 0 or 1 turns it off.")
-        model = _model_choice(right)
+        model = model_choice(right, "opt_model")
     return AnalysisSettings(backend=backend, input_size=size, pose_runtime=runtime, pose_every=pose_every,
                             device=device, people=people, threshold=threshold, smoothing=smoothing, model=model)
-
-
-def _model_choice(column: DeltaGenerator) -> str | None:
-    """The action model: the active one unless the user picks another of theirs or the shipped one."""
-    library = services.library()
-    models = {None: "Shipped model", **{str(m.path): f"Fine-tuned {m.model_id}" for m in library.models()}}
-    active = library.active()
-    default = list(models).index(str(active.path)) if active is not None else 0
-    return column.selectbox("Action model", list(models), index=default, format_func=models.get, key="opt_model",
-                            help="Fine-tune your own on the Teach page; the active one is chosen by default.")
 
 
 def _start(source: bytes | Path, name: str, settings: AnalysisSettings) -> None:

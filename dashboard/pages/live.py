@@ -18,6 +18,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from dashboard.charts import label_color, rolling_probabilities
 from dashboard.components import services
 from dashboard.components.live import frame_callback, ice_servers
+from dashboard.components.options import BACKEND_NAMES, DEVICES, model_choice, runtime_choice
 from har_core.errors import HarError
 from har_core.live import LiveSettings
 from har_core.live_stream import HISTORY_S, LiveSnapshot, LiveStream
@@ -26,8 +27,6 @@ from har_core.pose import BACKENDS
 
 RESOLUTIONS = {"640 × 480": (640, 480), "320 × 240": (320, 240), "1280 × 720": (1280, 720)}
 INPUT_SIZES = [192, 256, 320]
-BACKEND_NAMES = {"movenet": "MoveNet MultiPose (fast, CPU)", "detectron2": "Detectron2 Keypoint R-CNN (GPU)"}
-DEVICES = {"auto": "Automatic", "cpu": "CPU", "cuda": "GPU (CUDA)"}
 REFRESH_S = 0.33  # the chart and the big label follow the stream about three times a second
 
 
@@ -40,6 +39,8 @@ def _options(playing: bool) -> tuple[LiveSettings, tuple[int, int]]:
                                     help="What is asked of the camera; it may offer the nearest it has.")
         backend = left.selectbox("Pose model", BACKENDS, format_func=lambda b: BACKEND_NAMES.get(b, b),
                                  key="live_backend", disabled=playing)
+        runtime = runtime_choice(left, "live_runtime", disabled=playing)
+        model = model_choice(left, "live_model", disabled=playing)
         size = right.select_slider("Pose model input size (px)", INPUT_SIZES, value=defaults.input_size,
                                    key="live_size", disabled=playing,
                                    help="Larger finds smaller people but is slower; frames are dropped when the "
@@ -49,7 +50,8 @@ def _options(playing: bool) -> tuple[LiveSettings, tuple[int, int]]:
         threshold = right.slider("Uncertainty threshold", 0.0, 1.0, defaults.threshold, 0.05, key="live_threshold",
                                  disabled=playing,
                                  help="An action whose probability is below this is shown as UNCERTAIN.")
-    settings = LiveSettings(backend=backend, input_size=size, device=device, threshold=threshold)
+    settings = LiveSettings(backend=backend, input_size=size, device=device, threshold=threshold,
+                            pose_runtime=runtime, model=model)
     return settings, RESOLUTIONS[resolution]
 
 
@@ -71,7 +73,7 @@ def _record_dir() -> Path:
 def _save_recordings(stream: LiveStream, settings: LiveSettings) -> None:
     """The camera has stopped: submit each finished recording for analysis and remember the run ids."""
     analysis = AnalysisSettings(backend=settings.backend, input_size=settings.input_size, device=settings.device,
-                                threshold=settings.threshold)
+                                threshold=settings.threshold, pose_runtime=settings.pose_runtime, model=settings.model)
     saved = st.session_state.setdefault("live_saved", [])
     for path in stream.stop():
         try:
