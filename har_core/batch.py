@@ -187,7 +187,8 @@ def plan_workers(requested: int | None, node_cpus: Sequence[int], videos: int) -
 
     A video runs on one node, so it never gets more cores than the largest node has. Asked for N
     workers, each gets an equal share of all cores; otherwise each gets CPUS_PER_VIDEO and as many run
-    as fit on the nodes. Never more workers than videos.
+    as fit on the nodes, or, with fewer videos than that, an equal share of the cores (one video on two
+    cores gets both instead of leaving one idle). Never more workers than videos.
     """
     usable = [cpus for cpus in node_cpus if cpus >= 1] or [1]
     largest, total = max(usable), sum(usable)
@@ -195,7 +196,7 @@ def plan_workers(requested: int | None, node_cpus: Sequence[int], videos: int) -
         per_video = min(largest, max(1, total // requested))
         workers = requested
     else:
-        per_video = min(largest, CPUS_PER_VIDEO)
+        per_video = min(largest, max(CPUS_PER_VIDEO, total // max(1, videos)))
         workers = sum(cpus // per_video for cpus in usable)
     return max(1, min(workers, videos)), per_video
 

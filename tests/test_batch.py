@@ -216,7 +216,8 @@ def test_inputs_expand_folders_and_patterns_once_each_with_unique_names(inputs: 
     (1, [2], 8, (1, 2)),             # --workers 1 on 2 cores: both cores for the one video
     (3, [8], 8, (3, 2)),             # --workers 3 on 8 cores: 2 each (never more than all the cores)
     (1, [4, 4], 8, (1, 4)),          # a video never gets more than one node's cores
-    (None, [16], 3, (3, 1)),         # never more workers than videos
+    (None, [16], 3, (3, 5)),         # never more workers than videos; the cores are shared out among them
+    (None, [2], 1, (1, 2)),          # one video on this machine gets both cores
 ])
 def test_plan_workers_splits_cores_without_oversubscribing(requested: int | None, nodes: list[int], videos: int,
                                                            expected: tuple[int, int]) -> None:
