@@ -82,7 +82,7 @@ class ActionClassifier:
     config: dict
 
     @classmethod
-    def load(cls, path: Path | None = None, device: str = "auto") -> ActionClassifier:
+    def load(cls, path: Path | str | None = None, device: str = "auto") -> ActionClassifier:
         """Load a checkpoint folder (default: the shipped one), refusing anything not exactly ours.
 
         Raises:

@@ -25,7 +25,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -197,8 +196,7 @@ class LiveRecognizer:
             raise HarError(f"The frame rate must be positive (or None to go by timestamps), not {self.settings.fps}.")
         torch.set_num_threads(self.settings.torch_threads)
         self.backend = backend or self._load_backend()
-        model = None if self.settings.model is None else Path(self.settings.model)
-        self.classifier = classifier or ActionClassifier.load(model, device=self.settings.device)
+        self.classifier = classifier or ActionClassifier.load(self.settings.model, device=self.settings.device)
         self.annotators = annotators if annotators is not None else default_annotators()
         fps = self.settings.fps
         self._by_time = fps is None or not at_classifier_rate(np.array([0.0, 1.0 / fps]))

@@ -81,6 +81,8 @@ def pose_workers(cpus: int) -> int:
     synchronisation.
     """
     return max(1, min(MAX_THREADS, cpus))
+
+
 # x264's `superfast` takes 20-40% less CPU than `veryfast` at the same quality (crf 23) for files 1.2-2.5x
 # as large (a real 640x480 clip: 5.4 -> 3.3 ms a frame, 851 -> 1,048 KB); pass 2 is mostly encoding.
 ENCODE_PRESET = "superfast"
@@ -389,7 +391,8 @@ def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBa
     """Estimate poses on successive batches, one thread per backend; yield (batch, poses) in input order.
 
     A worker takes a backend from `backends` for each batch (one entry per worker; a thread-safe backend
-    may be listed once per worker). One batch more than there are workers stays in flight, so no worker waits while the caller tracks the previous batch.
+    may be listed once per worker). One batch more than there are workers stays in flight, so no worker
+    waits while the caller tracks the previous batch.
     """
     idle: queue.SimpleQueue[PoseBackend] = queue.SimpleQueue()
     for backend in backends:
@@ -517,7 +520,8 @@ def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
     _check_settings(settings)
     info = probe(Path(video))
     _check_limits(info, settings)
-    return _pose_pass(Path(video), info, settings, _load_pose_backends(settings, CPUS), _Timer(), _ProgressReporter(progress))
+    backends = _load_pose_backends(settings, CPUS)
+    return _pose_pass(Path(video), info, settings, backends, _Timer(), _ProgressReporter(progress))
 
 
 def analyze(
@@ -553,7 +557,7 @@ def analyze(
     started = time.perf_counter()
     cpus = cpus or CPUS
     backends = _load_pose_backends(settings, cpus)
-    classifier = ActionClassifier.load(None if settings.model is None else Path(settings.model), device=settings.device)
+    classifier = ActionClassifier.load(settings.model, device=settings.device)
     timer.add("load_models", started)
 
     started = time.perf_counter()

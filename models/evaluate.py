@@ -410,8 +410,7 @@ def real_footage_metrics(classifier: ActionClassifier) -> dict | None:
     clips = real_footage.real_clips()
     if not clips:
         return None
-    tracks = real_footage.load_all_tracks(clips)
-    scores = [real_footage.score_clip(clip, tracks[clip.path], classifier) for clip in clips]
+    scores = real_footage.score_clips(classifier, clips, real_footage.load_all_tracks(clips))
     groups = real_footage.summaries(scores)
     return {"summaries": {key: [asdict(s) for s in rows] for key, rows in groups.items()},
             "clips": [asdict(s) for s in scores if s.part == "decide"],

@@ -25,7 +25,7 @@ import numpy as np
 
 from har_core.classifier import DEFAULT_CHECKPOINT, ActionClassifier
 from har_core.pipeline import AnalysisSettings
-from har_core.skeleton import CLASS_INDEX
+from har_core.skeleton import CLASS_INDEX, JOINT_INDEX
 from models import real_footage
 from models.synth import procedural
 from models.synth.body import Body, forward_kinematics
@@ -46,7 +46,7 @@ def _jog(rng: np.random.Generator, fps: float, seconds: float) -> Motion:
     while True:
         body = Body.random(rng)
         joints = forward_kinematics(procedural.walking(rng, body, t), body, fps)
-        hips = joints[:, [11, 12]].mean(axis=1)
+        hips = joints[:, [JOINT_INDEX["left_hip"], JOINT_INDEX["right_hip"]]].mean(axis=1)
         speed = np.hypot(*np.ptp(hips[:, [0, 2]], axis=0)) / seconds
         if speed > JOG_SPEED:
             return Motion(joints, fps, np.full(len(t), CLASS_INDEX["OTHER"]), "procedural")

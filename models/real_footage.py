@@ -221,8 +221,9 @@ def summaries(scores: list[ClipScore]) -> dict[str, list[Summary]]:
     }
 
 
-def score_checkpoint(checkpoint: Path, clips: list[RealClip], tracks: dict[Path, CachedTracks]) -> list[ClipScore]:
-    classifier = ActionClassifier.load(checkpoint)
+def score_clips(classifier: ActionClassifier, clips: list[RealClip],
+                tracks: dict[Path, CachedTracks]) -> list[ClipScore]:
+    """Every clip scored by one classifier, on tracks from `load_all_tracks`."""
     return [score_clip(clip, tracks[clip.path], classifier) for clip in clips]
 
 
@@ -255,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no real clips under {', '.join(str(d) for d in REAL_DIRS)}")
     tracks = load_all_tracks(clips, refresh=args.refresh)
     for checkpoint in args.checkpoint or [DEFAULT_CHECKPOINT]:
-        scores = score_checkpoint(checkpoint, clips, tracks)
-        print(f"\n## {checkpoint} ({ActionClassifier.load(checkpoint).model_id})")
+        classifier = ActionClassifier.load(checkpoint)
+        scores = score_clips(classifier, clips, tracks)
+        print(f"\n## {checkpoint} ({classifier.model_id})")
         print("\n".join(summary_table(summaries(scores))))
         if args.clips or args.all_clips:
             for s in scores:
