@@ -22,6 +22,7 @@ about half the CPU time of f32, and f32 elsewhere. bf16 moves keypoints by a med
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import tempfile
@@ -160,6 +161,7 @@ class OpenVINORuntime(MoveNetRuntime):
         self._input = self._model.inputs[0].get_any_name()
         self._compiled: dict[tuple[int, ...], _Pool] = {}
         self._lock = threading.Lock()
+        self._warm_lock = threading.Lock()
 
     @property
     def info(self) -> RuntimeInfo:
@@ -190,8 +192,22 @@ class OpenVINORuntime(MoveNetRuntime):
                     compiled = self._core.compile_model(self._model, "CPU", self._config())
                 except RuntimeError as error:
                     raise ModelError(f"OpenVINO could not compile MoveNet for input {shape}: {error}") from error
-                pool = self._compiled[shape] = _Pool(compiled.create_infer_request)
+                pool = self._compiled[shape] = _Pool(functools.partial(self._warmed_request, compiled, shape))
         return pool
+
+    def _warmed_request(self, compiled: Any, shape: tuple[int, ...]) -> Any:
+        """A new infer request that has already run once, its first inference alone in the process.
+
+        Two fresh requests running their first inference at the same time can hang for good in the CPU
+        plugin when cores are scarce (seen here: both workers asleep in their first `infer` on a busy 2-core
+        machine, and reported elsewhere for concurrent first inferences on few cores). After one inference
+        each, requests run side by side without trouble, so each new request runs one on zeros first, under
+        a lock that only new requests take.
+        """
+        with self._warm_lock:
+            request = compiled.create_infer_request()
+            request.infer({0: np.zeros(shape, dtype=np.uint8)})
+        return request
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         with self._requests(tensor.shape).taken() as request:
