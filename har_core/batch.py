@@ -31,13 +31,13 @@ from pathlib import Path
 import ray
 
 from har_core.batch_inputs import BatchInput, batch_inputs
-from har_core.batch_progress import FRAME_STAGES, BatchProgress, ProgressBoard, TaskReporter, WorkerState
+from har_core.batch_progress import BatchProgress, ProgressBoard, TaskReporter, WorkerState
 from har_core.batch_table import BATCH_FILE, DONE, FAILED, SKIPPED, BatchTableWriter, VideoRow
 from har_core.errors import ClusterError, HarError, OutputError
 from har_core.jobs import INTERNAL_MESSAGE, default_model_id, summarize, write_thumbnail
 from har_core.output_dir import publish_files
 from har_core.outputs import OUTPUT_FILES, SUMMARY_FILE, VIDEO_FILE
-from har_core.pipeline import AnalysisSettings, analyze
+from har_core.pipeline import FRAME_STAGES, AnalysisSettings, analyze
 from har_core.store import THUMBNAIL_FILE, RunStore, atomic_write, cache_key, content_hash
 from har_core.video import probe
 

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from har_core.pipeline import Progress
 
 REPORT_EVERY_S = 0.5
-FRAME_STAGES = ("pose", "render")  # the stages whose progress counts frames (not people, not the end)
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from har_core.errors import HarError
-from har_core.pipeline import PEOPLE_CHOICES, AnalysisResult, AnalysisSettings, Progress, analyze
+from har_core.pipeline import PEOPLE_CHOICES, POSE_AGAIN_STAGE, AnalysisResult, AnalysisSettings, Progress, analyze
 from har_core.pose import RUNTIMES
+from har_core.pose_size import parse_input_size
 from har_core.pose_stride import MAX_POSE_EVERY, parse_pose_every
 
-_STAGE_TITLES = {"pose": "pose + tracking", "actions": "actions", "render": "render + encode"}
+_STAGE_TITLES = {"pose": "pose + tracking", POSE_AGAIN_STAGE: "pose again, larger input (small people)",
+                 "actions": "actions", "render": "render + encode"}
 _INTERRUPTED_EXIT = 130
 
 
@@ -64,8 +66,9 @@ def add_analysis_options(run: argparse.ArgumentParser) -> None:
     """
     defaults = AnalysisSettings()
     run.add_argument("--backend", choices=("movenet", "detectron2"), default=defaults.backend, help="pose backend")
-    run.add_argument("--input-size", type=_positive, default=defaults.input_size,
-                     help="MoveNet input side, multiple of 32 (larger finds smaller people, slower)")
+    run.add_argument("--input-size", type=parse_input_size, default=defaults.input_size, metavar="auto|N",
+                     help="MoveNet input side, a multiple of 32 (larger finds smaller people, slower); auto "
+                     "(default) uses 256 and looks again at up to 512 when the main person is small in it")
     run.add_argument("--pose-runtime", choices=RUNTIMES, default=defaults.pose_runtime,
                      help="what runs MoveNet (same weights): openvino (default, faster) or litert")
     run.add_argument("--pose-every", type=parse_pose_every, default=defaults.pose_every, metavar="auto|N",

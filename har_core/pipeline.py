@@ -51,7 +51,8 @@ from har_core.outputs import (
     write_frames_csv,
     write_summary,
 )
-from har_core.pose import RUNTIMES, PoseBackend, create_pose_backend
+from har_core.pose import RUNTIMES, BackendInfo, PoseBackend, create_pose_backend
+from har_core.pose_size import BASE_INPUT_SIZE, larger_input_size, main_person_height
 from har_core.pose_stride import MAX_POSE_EVERY, StridedFrame, auto_pose_every, fill_between, strided
 from har_core.poses import Poses
 from har_core.render import FrameAnnotations, annotate_frame, default_annotators
@@ -104,7 +105,7 @@ class AnalysisSettings:
     """
 
     backend: str = "movenet"  # movenet | detectron2
-    input_size: int = 256  # MoveNet input, multiple of 32
+    input_size: int | None = None  # MoveNet input, multiple of 32; None: auto (256, larger for small people)
     pose_runtime: str = "openvino"  # openvino | litert: what runs MoveNet (same weights)
     pose_every: int | None = None  # poses on every Nth frame, the rest interpolated; None: auto (~15 a second)
     device: str = "auto"  # auto | cpu | cuda
@@ -118,9 +119,15 @@ class AnalysisSettings:
     model: str | None = None  # action model checkpoint folder (a fine-tuned one); None: the shipped checkpoint
 
 
+# The stage of a second pose pass at a larger input, when the automatic size found the main person small.
+POSE_AGAIN_STAGE = "pose_again"
+FRAME_STAGES = ("pose", POSE_AGAIN_STAGE, "render")  # stages whose progress counts frames
+
+
 @dataclass(frozen=True)
 class Progress:
-    """Where a run is: stage ("pose", "actions", "render", "done"), frames done of total, speed, time left."""
+    """Where a run is: stage ("pose", maybe "pose_again", "actions", "render", "done"), frames done of total,
+    speed, time left."""
 
     stage: str
     done: int
@@ -325,16 +332,17 @@ def _timed(frames: Iterator[Frame], timer: _Timer) -> Iterator[Frame]:
 @dataclass
 class PoseRun:
     """What pass 1 leaves behind: every frame's tracked poses, frame times, frame size, the tracker's stats,
-    and the pose stride it used (for summary.json)."""
+    the pose stride it used and the backend that estimated the poses (for summary.json)."""
 
     log: PoseLog
     times: np.ndarray
     frame_size: tuple[int, int]
     tracker: PoseTracker
     pose_every: int
+    backend: BackendInfo
 
 
-def _load_pose_backends(settings: AnalysisSettings, cpus: int) -> list[PoseBackend]:
+def _load_pose_backends(settings: AnalysisSettings, input_size: int, cpus: int) -> list[PoseBackend]:
     """The backend each pose worker calls: one thread-safe MoveNet shared by `pose_workers(cpus)` workers (an
     OpenVINO stream or a LiteRT interpreter each, their threads filling `cpus` cores and no more), or one
     instance of another backend.
@@ -343,9 +351,9 @@ def _load_pose_backends(settings: AnalysisSettings, cpus: int) -> list[PoseBacke
     parallelises inside torch (or runs on the GPU), so it gets a single worker.
     """
     if settings.backend != "movenet":
-        return [create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device)]
+        return [create_pose_backend(settings.backend, input_size=input_size, device=settings.device)]
     workers = pose_workers(cpus)
-    backend = create_pose_backend(settings.backend, input_size=settings.input_size, device=settings.device,
+    backend = create_pose_backend(settings.backend, input_size=input_size, device=settings.device,
                                   num_threads=max(1, cpus // workers), runtime=settings.pose_runtime,
                                   workers=workers)
     return [backend] * workers
@@ -359,8 +367,9 @@ def _pose_side(backend: PoseBackend, settings: AnalysisSettings) -> int:
     and resizing it again in OpenCV (about 1.5 ms of CPU per 640x480 frame, 5% of the pose time); the
     keypoints are scaled back to the analysed frame. Other backends get the analysed frame itself.
     """
-    if backend.info.name == "movenet":
-        return min(settings.max_side, settings.input_size)
+    info = backend.info
+    if info.name == "movenet":
+        return min(settings.max_side, info.input_size)
     return settings.max_side
 
 
@@ -424,7 +433,7 @@ def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBa
 
 
 def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backends: list[PoseBackend],
-               timer: _Timer, report: _ProgressReporter) -> PoseRun:
+               timer: _Timer, report: _ProgressReporter, stage: str = "pose") -> PoseRun:
     """Pass 1: decode, estimate poses in batches on parallel workers, track; only keypoints are kept, never frames."""
     log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
     size = _fitted(info.width, info.height, settings.max_side)
@@ -452,8 +461,33 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
                     times.append(item.frame.time_s)
                     previous = (item.frame.index, tracked)
                 timer.add("tracking", started)
-                report("pose", len(times), max(info.frame_count, len(times)))
-    return PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker, every)
+                report(stage, len(times), max(info.frame_count, len(times)))
+    return PoseRun(log, np.asarray(times, dtype=np.float64), size, tracker, every, backends[0].info)
+
+
+def _sized_pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, cpus: int, timer: _Timer,
+                     report: _ProgressReporter) -> PoseRun:
+    """Pass 1 at the chosen input size or, with the automatic size, at 256 and again larger when the main person
+    turned out small in it (or nobody was found): see `har_core.pose_size`. Loading the pose model counts as
+    "load_models", each pass as "pass1_wall"."""
+
+    def run_at(size: int, stage: str) -> PoseRun:
+        started = time.perf_counter()
+        backends = _load_pose_backends(settings, size, cpus)
+        timer.add("load_models", started)
+        started = time.perf_counter()
+        try:
+            return _pose_pass(video, info, settings, backends, timer, report, stage)
+        finally:
+            timer.add("pass1_wall", started)
+
+    first_size = settings.input_size or BASE_INPUT_SIZE
+    run = run_at(first_size, "pose")
+    if settings.input_size is not None or settings.backend != "movenet":
+        return run
+    larger = larger_input_size(main_person_height(run.tracker.stats.values(), run.frame_size, first_size),
+                               first_size)
+    return run if larger is None else run_at(larger, POSE_AGAIN_STAGE)
 
 
 def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisSettings, log: PoseLog,
@@ -520,8 +554,7 @@ def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
     _check_settings(settings)
     info = probe(Path(video))
     _check_limits(info, settings)
-    backends = _load_pose_backends(settings, CPUS)
-    return _pose_pass(Path(video), info, settings, backends, _Timer(), _ProgressReporter(progress))
+    return _sized_pose_pass(Path(video), info, settings, CPUS, _Timer(), _ProgressReporter(progress))
 
 
 def analyze(
@@ -556,14 +589,11 @@ def analyze(
 
     started = time.perf_counter()
     cpus = cpus or CPUS
-    backends = _load_pose_backends(settings, cpus)
     classifier = ActionClassifier.load(settings.model, device=settings.device)
     timer.add("load_models", started)
 
-    started = time.perf_counter()
-    pass1 = _pose_pass(video, info, settings, backends, timer, report)
+    pass1 = _sized_pose_pass(video, info, settings, cpus, timer, report)
     log, times = pass1.log, pass1.times
-    timer.add("pass1_wall", started)
     if sample_count(times) < WINDOW:
         if len(times) < info.frame_count:
             raise TooShortError(f"Only {len(times)} of the video's {info.frame_count} frames could be decoded (is "
@@ -597,7 +627,7 @@ def analyze(
         write_summary(staging / SUMMARY_FILE, {
             "video": {**info.to_dict(), "path": video.name, "frames_decoded": len(times),
                       "analysed_width": pass1.frame_size[0], "analysed_height": pass1.frame_size[1]},
-            "pose": {**asdict(backends[0].info), "every": pass1.pose_every},
+            "pose": {**asdict(pass1.backend), "every": pass1.pose_every},
             "model_id": classifier.model_id,
             "model": {"model_id": classifier.model_id, "device": str(classifier.device),
                       "classes": list(classifier.classes)},

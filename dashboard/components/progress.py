@@ -10,11 +10,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.components import services
+from har_core.pipeline import FRAME_STAGES, POSE_AGAIN_STAGE
 from har_core.store import RunRecord, RunStatus
 
 STAGE_NAMES = {
     "": "Starting the analysis",
     "pose": "Finding people and their poses",
+    POSE_AGAIN_STAGE: "The people are small: looking again at a larger size",
     "actions": "Recognising actions",
     "render": "Drawing the annotated video",
     "done": "Saving the results",
@@ -30,7 +32,7 @@ def describe(record: RunRecord) -> str:
     if record.total:
         unit = "people" if record.stage == "actions" else "frames"
         parts.append(f"{record.done:,} / {record.total:,} {unit}")
-    if record.fps > 0 and record.stage in ("pose", "render"):
+    if record.fps > 0 and record.stage in FRAME_STAGES:
         parts.append(f"{record.fps:.1f} fps")
     if record.eta_s is not None and record.eta_s > 0:
         parts.append(f"about {format_seconds(record.eta_s)} left")

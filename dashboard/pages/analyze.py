@@ -22,7 +22,7 @@ from har_core.store import VIDEO_SUFFIXES, RunStatus
 
 SAMPLE = Path(__file__).resolve().parents[2] / "har_core" / "data" / "sample.mp4"
 UPLOAD, SAMPLE_CHOICE = "Upload a video", "Bundled sample clip"
-INPUT_SIZES = [192, 256, 320, 384, 448, 512]
+INPUT_SIZES = [None, 192, 256, 320, 384, 448, 512]  # None: automatic
 POSE_STRIDES = [None, *range(1, MAX_POSE_EVERY + 1)]  # None: automatic
 PEOPLE = {"all": "Everyone in the video", "primary": "Only the main person"}
 
@@ -35,7 +35,9 @@ def _options() -> AnalysisSettings:
         backend = left.selectbox("Pose model", BACKENDS, format_func=lambda b: BACKEND_NAMES.get(b, b),
                                  key="opt_backend")
         size = left.select_slider("Pose model input size (px)", INPUT_SIZES, value=defaults.input_size,
-                                  key="opt_size", help="Larger finds smaller people but is slower.")
+                                  format_func=lambda size: "auto" if size is None else str(size), key="opt_size",
+                                  help="Larger finds smaller people but is slower. Auto uses 256 and looks again "
+                                  "at up to 512 when the main person is small in the picture.")
         runtime = runtime_choice(left, "opt_runtime")
         pose_every = left.select_slider("Estimate poses on every Nth frame", POSE_STRIDES, value=defaults.pose_every,
                                         format_func=lambda every: "auto" if every is None else str(every),

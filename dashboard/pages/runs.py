@@ -24,7 +24,8 @@ def settings_line(settings: dict) -> str:
     backend = settings.get("backend", "?")
     # Runs stored before the runtime was a setting ran MoveNet on LiteRT.
     runtime = f" on {settings.get('pose_runtime', 'litert')}" if backend == "movenet" else ""
-    return (f"{backend}{runtime} @ {settings.get('input_size', '?')} px{stride} · people: "
+    size = settings.get("input_size", "?")
+    return (f"{backend}{runtime} @ {'auto size' if size is None else f'{size} px'}{stride} · people: "
             f"{settings.get('people', '?')} · threshold {settings.get('threshold', '?')} · "
             f"smoothing {settings.get('smoothing', '?')}")
 

