@@ -142,7 +142,7 @@ def test_the_moving_average_of_the_weights_is_what_is_kept(tmp_path: Path) -> No
     nets = {}
     for ema in ("0", "0.9"):
         out = tmp_path / f"ema-{ema}"
-        assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", "3", "--ema", ema,
+        assert train.main(["--tiny", "--no-mocap", "--workers", "1", "--seed", "3", "--members", "1", "--ema", ema,
                            "--out", str(out)]) == 0
         assert json.loads((out / "config.json").read_text())["hyperparameters"]["ema"] == float(ema)
         nets[ema] = ActionClassifier.load(out).net.state_dict()

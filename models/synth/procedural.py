@@ -156,16 +156,23 @@ def jumping(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
 
 def jumping_jacks(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
     """Arms sweep from the sides to overhead while the feet hop apart and together; also half jacks,
-    low-impact step jacks and single star jumps."""
+    low-impact step jacks and single star jumps, half of them from a squat (a blind-test star jump from a
+    squat was read as JUMPING: the squat before it looked like a squat jump's)."""
     p = _neutral(rng, t)
     style = rng.choice(["full", "half", "step", "star"], p=[0.5, 0.25, 0.1, 0.15])
     freq = rng.uniform(0.35, 0.7) if style == "star" else rng.uniform(0.6, 1.6)
     theta = _phase(rng, t, freq, 0.06)
+    crouch = np.zeros(len(t))
     if style == "star":  # one big spread jump per cycle, standing still in between
         u = np.mod(theta, 2 * np.pi) / (2 * np.pi)
         duty = rng.uniform(0.3, 0.5)
         spread = np.where(u < duty, np.sin(np.pi * u / duty), 0.0)
         p[:, P["air"]] = rng.uniform(0.2, 0.4) * spread
+        if rng.random() < 0.5:  # sink into a squat before each jump, arms low, and spring out of it
+            squat = rng.uniform(0.5, 0.85) * (1 - duty)  # the share of the pause spent going down and up
+            g = (u - (1 - squat)) / squat
+            crouch = np.where(u > 1 - squat, rng.uniform(0.15, 0.4) * np.sin(np.pi * g), 0.0)
+            p[:, P["lean_fwd"]] += crouch * rng.uniform(1.0, 2.5)
     else:  # the exponent sets how long the arms stay low versus up
         spread = ((1 - np.cos(theta)) / 2) ** rng.uniform(0.7, 1.5)
         hop = np.maximum(0.0, -np.cos(2 * theta)) ** 1.5
@@ -190,33 +197,46 @@ def jumping_jacks(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.nda
     else:
         legs = {"l_leg": spread, "r_leg": spread}
     for limb, amount in legs.items():
-        _set_limb(p, limb, elev=_deg(2 + leg_hi * amount), plane=_deg(rng.uniform(-10, 20)), reach=0.985)
+        _set_limb(p, limb, elev=_deg(2 + leg_hi * amount), plane=_deg(rng.uniform(-10, 20)), reach=0.985 - crouch)
     return p
 
 
 def boxing(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
-    """Shadow boxing: guard at the chin, jabs, crosses, hooks and uppercuts, bladed stance, bounce."""
+    """Shadow boxing: jabs, crosses, hooks and uppercuts, by a boxer (guard at the chin, bladed stance, bounce)
+    or by anyone (upright, feet together, hands held out in front at shoulder height between punches).
+
+    Real shadow boxing (the development boxing clip, filmed side-on, measured with compare_real) throws the
+    punching shoulder forward and pulls the other hand back, so the hands come 1 torso length apart at full
+    extension (0.7 before this was modelled), and bobs on bent knees (hips travel 0.16 torso lengths over a
+    window, 0.09 before): punches drive a large shoulder turn and the other hand's pull-back, and the knees bob.
+    The person in that clip is no boxer: upright, feet together, arms held out between punches; the
+    synthesiser knew only the boxer's guard, so a share of clips now punches that way.
+    """
     p = _neutral(rng, t)
     n = len(t)
+    casual = rng.random() < 0.35
     lead = 1.0 if rng.random() < 0.7 else -1.0  # orthodox leads with the left
-    # Bladed stance: lead foot forward, rear foot back, knees soft.
+    bounce_freq = rng.uniform(1.4, 2.6)
+    # Bob: the knees flex once per bounce, dropping the hips by up to ~10% of the leg.
+    bob_depth = rng.uniform(0.0, 0.03) if casual else rng.uniform(0.03, 0.10)
+    bob = bob_depth * (1 + np.sin(_phase(rng, t, bounce_freq))) / 2
+    # Bladed stance (lead foot forward, rear foot back, knees soft), or feet side by side.
     for limb, side in (("l_leg", 1.0), ("r_leg", -1.0)):
         forward = side == lead
         _set_limb(
             p,
             limb,
-            elev=_deg(rng.uniform(8, 20)) * (1 if forward else -1),
+            elev=_deg(rng.uniform(0, 6) if casual else rng.uniform(8, 20)) * (1 if forward else -1),
             plane=_deg(rng.uniform(70, 100)),
-            reach=rng.uniform(0.94, 0.985),
+            reach=rng.uniform(0.94, 0.995) - bob,
         )
-    p[:, P["lean_fwd"]] += _deg(rng.uniform(3, 15))
+    p[:, P["lean_fwd"]] += _deg(rng.uniform(-3, 5) if casual else rng.uniform(3, 15))
     p[:, P["head_pitch"]] += _deg(rng.uniform(0, 12))
     # Boxers stand side-on to their target: the body turns away from the camera by the stance angle.
     p[:, P["heading"]] = -lead * _deg(rng.uniform(10, 70))
     base_twist = -lead * _deg(rng.uniform(0, 30))
-    bounce_freq = rng.uniform(1.4, 2.6)
-    if rng.random() < 0.7:
-        p[:, P["air"]] = rng.uniform(0.01, 0.05) * np.maximum(0, np.sin(_phase(rng, t, bounce_freq)))
+    if rng.random() < (0.2 if casual else 0.7):
+        p[:, P["air"]] = rng.uniform(0.01, 0.06) * np.maximum(0, np.sin(_phase(rng, t, bounce_freq)))
 
     # Punch events: times, arm, kind; each gives an extension profile 0 -> 1 -> 0.
     rate = rng.uniform(1.0, 3.2)
@@ -228,26 +248,26 @@ def boxing(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
         side = -side if rng.random() < 0.7 else side
         time += max(0.2, rng.exponential(1 / rate))
     twist = np.full(n, base_twist)
+    extension = {}
+    for side in (1.0, -1.0):
+        extension[side] = np.zeros(n)
+        for start, who, _, out, back in events:
+            if who == side:
+                extension[side] = np.maximum(extension[side], _punch_profile(t - start, out, back))
+    turn = _deg(rng.uniform(5, 25) if casual else rng.uniform(25, 50))  # shoulder turn at full extension
+    pull_back = rng.uniform(0.05, 0.15)  # metres the other hand comes back towards the chin
     for limb, side in (("l_arm", 1.0), ("r_arm", -1.0)):
-        guard = np.array(
-            [-side * body.shoulder_half * rng.uniform(0.2, 0.8), rng.uniform(-0.1, 0.1), rng.uniform(0.14, 0.3)]
-        )
+        # Between punches: fists at the chin, or (casual) held out in front at or below shoulder height.
+        guard = np.array([-side * body.shoulder_half * rng.uniform(0.0, 0.8),
+                          rng.uniform(-0.15, 0.02) if casual else rng.uniform(-0.1, 0.1),
+                          rng.uniform(0.3, 0.5) if casual else rng.uniform(0.14, 0.3)])
         ext = np.zeros(n)
         hook = np.zeros(n)
         upper = np.zeros(n)
         for start, who, kind, out, back in events:
             if who != side:
                 continue
-            rel = t - start
-            prof = np.where(
-                rel < 0,
-                0.0,
-                np.where(
-                    rel < out,
-                    np.sin(0.5 * np.pi * rel / out),
-                    np.where(rel < out + back, np.cos(0.5 * np.pi * (rel - out) / back), 0.0),
-                ),
-            )
+            prof = _punch_profile(t - start, out, back)
             ext = np.maximum(ext, prof)
             if kind == "hook":
                 hook = np.maximum(hook, prof)
@@ -266,12 +286,23 @@ def boxing(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
             + upper_target[None] * upper[:, None]
         )
         offset[:, 1] -= 0.2 * upper * (1 - upper)  # uppercuts come from below
+        offset[:, 2] -= pull_back * extension[-side] * (1 - ext)  # the other hand comes back while one punches
         offset += np.stack([_smooth_noise(rng, t, 0.5, 0.02) for _ in range(3)], axis=-1)
         _wrist_targets(p, body, limb, side, offset)
         _set_limb(p, limb, swivel=rng.uniform(-0.2, 0.3) + 1.2 * hook)
-        twist -= side * _deg(rng.uniform(12, 30)) * ext
+        twist -= side * turn * ext
     p[:, P["twist"]] = twist
     return p
+
+
+def _punch_profile(rel: np.ndarray, out: float, back: float) -> np.ndarray:
+    """A punch's extension over time from its start (`rel` seconds): 0 -> 1 in `out` s, back to 0 in `back` s."""
+    return np.where(
+        rel < 0,
+        0.0,
+        np.where(rel < out, np.sin(0.5 * np.pi * rel / out),
+                 np.where(rel < out + back, np.cos(0.5 * np.pi * (rel - out) / back), 0.0)),
+    )
 
 
 def waving_2hands(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
