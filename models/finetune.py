@@ -10,7 +10,8 @@ checkpoint unless `--base`) is trained further on them:
 - mixed with windows regenerated from the synthetic training distribution
   (`models.synth.dataset.generate_windows`) so that every class keeps its seventh of each batch, the user's
   windows taking most of their own class's share (`sampling_weights`): classes the user did not label are not
-  forgotten, and the one they did label does not become more likely than the others;
+  forgotten, and the one they did label does not become more likely than the others. The regenerated windows
+  are taught the base network's own probabilities for them, not their labels (`_TargetsCollate`);
 - at a tenth of training's learning rate, with early stopping on a held-out share of the user's runs (plus
   held-out synthetic windows), keeping the epoch with the lowest validation loss.
 
