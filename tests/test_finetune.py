@@ -35,7 +35,9 @@ BOXING = CLASSES.index("BOXING")
 SECONDS = 3.0
 # Small and quick, but with enough regenerated windows (400 a class) that the rest is not forgotten: with 200 a
 # class the held-out simulated accuracy fell by 3 points, with 400 by under 1 (measured on these clips). Measured
-# here: the unseen clips' windows 0.24 right before, 0.54 after; held-out simulated 0.966 before, 0.961 after.
+# here (seeds 0, 1, 2 of the configuration): the unseen clips' windows 0.16 right before, 0.69, 0.73, 0.75 after;
+# held-out simulated 0.966 before, 0.953, 0.949, 0.939 after. Replay by labels instead of by the base network's
+# answers learnt less (0.62, 0.71, 0.62; docs/experiments.md, "Fine-tuning strength").
 CONFIG = replace(TINY, synthetic_windows=2800, held_out_windows=700, epochs=3, batch_size=64, folds=0,
                  max_train_seconds=90.0, workers=2)
 
@@ -65,7 +67,7 @@ def whole_clips(results: list[Path], label: str = "BOXING") -> list[LabelledRang
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Path], list[Path]]:
     folder = tmp_path_factory.mktemp("overhead")
-    return overhead_boxing(folder, 11, 8), overhead_boxing(folder, 12, 4)
+    return overhead_boxing(folder, 11, 8), overhead_boxing(folder, 13, 8)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +99,8 @@ def test_fine_tuning_fixes_the_style_and_keeps_the_held_out_sets(clips: tuple[li
     shipped, new = ActionClassifier.load(), ActionClassifier.load(tuned.out)
     before = (shipped.predict(features_for_windows(unseen.keypoints)).argmax(1) == BOXING).mean()
     after = (new.predict(features_for_windows(unseen.keypoints)).argmax(1) == BOXING).mean()
-    assert before < 0.5, f"the shipped model already recognises this style ({before:.2f}); pick another style"
-    assert after >= before + 0.2, (before, after)
+    assert before < 0.3, f"the shipped model already recognises this style ({before:.2f}); pick another style"
+    assert after >= 0.6, (before, after)  # two of the eight clips stay wrong whatever is tried (experiments.md)
     for name, windows in held_out_sets(CONFIG).items():
         kept = evaluate_windows(new, windows, name).accuracy
         assert kept >= evaluate_windows(shipped, windows, name).accuracy - 0.02, name
@@ -119,7 +121,7 @@ def test_the_model_is_a_checkpoint_with_its_provenance(tuned: FinetuneResult, cl
 
 def test_analyze_with_the_model_records_it_and_keys_the_cache_by_it(tuned: FinetuneResult, clips,
                                                                     tmp_path: Path) -> None:
-    video = next(clips[1][0].parent.glob("boxing_12_*.mp4"))
+    video = next(clips[1][0].parent.glob("boxing_13_*.mp4"))
     result = analyze(video, tmp_path / "out", AnalysisSettings(people="primary", model=str(tuned.out)))
     assert json.loads((result.out_dir / "summary.json").read_text())["model_id"] == tuned.model_id
     jobs = JobManager(RunStore(tmp_path / "runs"))
@@ -200,7 +202,7 @@ def test_batches_keep_every_class_share_and_the_user_takes_part_of_their_class()
 
 
 def test_analyze_refuses_a_folder_that_is_not_a_model(clips, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    video = next(clips[1][0].parent.glob("boxing_12_*.mp4"))
+    video = next(clips[1][0].parent.glob("boxing_13_*.mp4"))
     code = analyze_cli(["analyze", str(video), "--out", str(tmp_path / "out"), "--model", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: No model checkpoint at") and err.count("\n") == 1, err
