@@ -114,6 +114,9 @@ def test_mocap_windows_mix_in_and_validation_is_held_out(tmp_path: Path) -> None
     # 30% of the jumping windows come from the hops (the rest are procedural).
     jumping = mixed.labels == CLASS_INDEX["JUMPING"]
     assert (mixed.sources[jumping] == "hdm05").sum() == 6
+    # Fine-tuning's replay asks for a larger share of real motion where there is enough of it.
+    heavier = generate_windows(140, seed=0, mocap=True, mocap_dir=root, mocap_share=0.8)
+    assert (heavier.sources[heavier.labels == CLASS_INDEX["JUMPING"]] == "hdm05").sum() == 16
     val = mocap_validation_windows(seed=0, cameras=2, mocap_dir=root)
     assert set(val.sources) == {"hdm05"}  # the held-out CMU excerpt is shorter than a window too
     assert set(val.labels) <= {CLASS_INDEX[c] for c in ("JUMPING", "JUMPING_JACKS", "WAVING_1HAND", "OTHER")}

@@ -197,6 +197,7 @@ def generate_windows(
     workers: int = 1,
     mocap_dir: Path | None = None,
     stride: float = CLIP_STRIDE,
+    mocap_share: float = MOCAP_SHARE,
 ) -> WindowSet:
     """`n_windows` labelled windows, as balanced over the seven classes as the counts allow.
 
@@ -210,6 +211,8 @@ def generate_windows(
         stride: samples between the ends of consecutive windows of a procedural clip. Windows of one clip
             share its body, camera and noise; a longer stride spreads the same number of windows over more
             clips (more varied data, slower to generate).
+        mocap_share: the share of each class's windows taken from motion capture, where it has enough
+            (training uses MOCAP_SHARE; fine-tuning's replay more, to hold on to real motion).
     Returns:
         A WindowSet in shuffled order.
     """
@@ -220,7 +223,7 @@ def generate_windows(
     pools, seconds = (
         _mocap_pools(load_library(mocap_dir or MOCAP_DIR, "train")) if mocap else ({}, np.zeros(NUM_CLASSES))
     )
-    mocap_quota = np.minimum(np.round(MOCAP_SHARE * quota), np.round(MOCAP_WINDOWS_PER_SECOND * seconds)).astype(int)
+    mocap_quota = np.minimum(np.round(mocap_share * quota), np.round(MOCAP_WINDOWS_PER_SECOND * seconds)).astype(int)
     have = {"procedural": [[] for _ in range(NUM_CLASSES)], "mocap": [[] for _ in range(NUM_CLASSES)]}
     counts = {"procedural": np.zeros(NUM_CLASSES, int), "mocap": np.zeros(NUM_CLASSES, int)}
     counter = 0
