@@ -261,18 +261,14 @@ def boxing(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
         guard = np.array([-side * body.shoulder_half * rng.uniform(0.0, 0.8),
                           rng.uniform(-0.15, 0.02) if casual else rng.uniform(-0.1, 0.1),
                           rng.uniform(0.3, 0.5) if casual else rng.uniform(0.14, 0.3)])
-        ext = np.zeros(n)
+        ext = extension[side]
         hook = np.zeros(n)
         upper = np.zeros(n)
         for start, who, kind, out, back in events:
-            if who != side:
-                continue
-            prof = _punch_profile(t - start, out, back)
-            ext = np.maximum(ext, prof)
-            if kind == "hook":
-                hook = np.maximum(hook, prof)
-            elif kind == "upper":
-                upper = np.maximum(upper, prof)
+            if who == side and kind == "hook":
+                hook = np.maximum(hook, _punch_profile(t - start, out, back))
+            elif who == side and kind == "upper":
+                upper = np.maximum(upper, _punch_profile(t - start, out, back))
         straight_target = np.array(
             [-side * body.shoulder_half * rng.uniform(0.3, 1.0), rng.uniform(-0.1, 0.08), body.arm * 0.97]
         )
