@@ -68,7 +68,7 @@ def add_analysis_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--backend", choices=("movenet", "detectron2"), default=defaults.backend, help="pose backend")
     run.add_argument("--input-size", type=parse_input_size, default=defaults.input_size, metavar="auto|N",
                      help="MoveNet input side, a multiple of 32 (larger finds smaller people, slower); auto "
-                     "(default) uses 256 and looks again at up to 512 when the main person is small in it")
+                     "(default) uses 256 and looks again at 512 when the main person is small in it")
     run.add_argument("--pose-runtime", choices=RUNTIMES, default=defaults.pose_runtime,
                      help="what runs MoveNet (same weights): openvino (default, faster) or litert")
     run.add_argument("--pose-every", type=parse_pose_every, default=defaults.pose_every, metavar="auto|N",

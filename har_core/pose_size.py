@@ -9,23 +9,25 @@ frames at 512). Low-resolution video (160x120, 64x64) with the person filling th
 anyway, so its people are 100-200 px tall there: the size rule leaves it alone.
 
 So pass 1 runs at 256 (cheap, and right for most video) and measures the main person's mean box height in
-that input; when it is under `RERUN_BELOW_PX`, or nobody was found at all, pass 1 runs again at the size that
-makes them `TARGET_PX` tall, at most `MAX_AUTO_INPUT_SIZE` (about three times the cost per frame). Most videos
-pay nothing; a far person costs one more, slower pass instead of a track full of holes.
+that input; when it is under `RERUN_BELOW_PX`, or nobody was found at all, pass 1 runs again at
+`RERUN_INPUT_SIZE` (512: the person twice as tall, for about three times the cost per frame). Most videos pay
+nothing; a far person costs one more, slower pass instead of a track full of holes.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Iterable
 
 from har_core.tracking import TrackStats, choose_primary
 
 BASE_INPUT_SIZE = 256
-RERUN_BELOW_PX = 96  # mean box height of the main person in the 256-px input (about 80 px of joints)
-TARGET_PX = 160  # the box height the larger input aims for (about 130 px of joints: MoveNet's best range)
-MAX_AUTO_INPUT_SIZE = 512
+# Mean box height of the main person in the 256-px input (about 50 px of joints): below it MoveNet starts to lose
+# people (found in 95% of frames at 48 px of joints, 56% at 32), and a larger input gains a lot (PCK 0.80 ->
+# 0.93); from 65 to 95 px of box it gains little (PCK 0.91 -> 0.94) for two to three times the pose cost, as in
+# a 1280x720 group shot whose people are about 70 px (bench/README.md, "Small people").
+RERUN_BELOW_PX = 64
+RERUN_INPUT_SIZE = 512
 SIZE_STEP = 32  # MoveNet's input sides are multiples of this
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 128, 1024
 
@@ -51,13 +53,8 @@ def larger_input_size(main_height_px: float | None, input_size: int = BASE_INPUT
         main_height_px: the main person's mean box height in the `input_size` input; None when nobody was found.
         input_size: the size pass 1 ran at.
     """
-    if main_height_px is None:
-        return MAX_AUTO_INPUT_SIZE if input_size < MAX_AUTO_INPUT_SIZE else None
-    if main_height_px >= RERUN_BELOW_PX:
-        return None
-    wanted = math.ceil(input_size * TARGET_PX / max(main_height_px, 1.0) / SIZE_STEP) * SIZE_STEP
-    size = min(wanted, MAX_AUTO_INPUT_SIZE)
-    return size if size > input_size else None
+    small = main_height_px is None or main_height_px < RERUN_BELOW_PX
+    return RERUN_INPUT_SIZE if small and input_size < RERUN_INPUT_SIZE else None
 
 
 def parse_input_size(text: str) -> int | None:

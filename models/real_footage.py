@@ -31,6 +31,7 @@ import numpy as np
 
 from har_core.classifier import DEFAULT_CHECKPOINT, ActionClassifier
 from har_core.pipeline import AnalysisSettings, estimate_poses
+from har_core.pose_size import RERUN_BELOW_PX, RERUN_INPUT_SIZE
 from har_core.skeleton import CLASSES
 from har_core.store import VIDEO_SUFFIXES
 from har_core.timeline import PersonTrack, TimelineSettings, compute_timelines
@@ -134,7 +135,10 @@ class CachedTracks:
 
 def _cache_key(video: Path, settings: AnalysisSettings) -> str:
     digest = hashlib.sha256(video.read_bytes())
-    digest.update(json.dumps({"v": CACHE_VERSION, **asdict(settings)}, sort_keys=True, default=str).encode())
+    # The automatic input size's rule is part of what pass 1 does with `input_size=None`.
+    rule = {"rerun_below_px": RERUN_BELOW_PX, "rerun_input_size": RERUN_INPUT_SIZE}
+    digest.update(json.dumps({"v": CACHE_VERSION, **asdict(settings), "auto_size": rule}, sort_keys=True,
+                             default=str).encode())
     return digest.hexdigest()[:20]
 
 

@@ -11,9 +11,8 @@ import pytest
 
 from har_core.pipeline import POSE_AGAIN_STAGE, AnalysisSettings, Progress, analyze, estimate_poses
 from har_core.pose_size import (
-    MAX_AUTO_INPUT_SIZE,
     RERUN_BELOW_PX,
-    TARGET_PX,
+    RERUN_INPUT_SIZE,
     larger_input_size,
     main_person_height,
     parse_input_size,
@@ -40,12 +39,9 @@ def test_main_person_height_is_the_primary_box_in_input_pixels() -> None:
 def test_larger_input_only_for_small_or_missing_people() -> None:
     assert larger_input_size(RERUN_BELOW_PX) is None
     assert larger_input_size(150.0) is None
-    # Just under the threshold: the size that makes the box TARGET_PX tall, a multiple of 32.
-    size = larger_input_size(RERUN_BELOW_PX - 1)
-    assert size is not None and size % 32 == 0 and (RERUN_BELOW_PX - 1) * size / 256 >= TARGET_PX
-    assert larger_input_size(20.0) == MAX_AUTO_INPUT_SIZE  # capped
-    assert larger_input_size(None) == MAX_AUTO_INPUT_SIZE  # nobody found at 256: look again
-    assert larger_input_size(None, MAX_AUTO_INPUT_SIZE) is None  # never a third pass
+    assert larger_input_size(RERUN_BELOW_PX - 1) == larger_input_size(20.0) == RERUN_INPUT_SIZE
+    assert larger_input_size(None) == RERUN_INPUT_SIZE  # nobody found at 256: look again
+    assert larger_input_size(None, RERUN_INPUT_SIZE) is None  # never a third pass
 
 
 @pytest.mark.parametrize(("text", "value"), [("auto", None), ("256", 256), ("512", 512)])

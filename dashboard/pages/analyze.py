@@ -37,7 +37,7 @@ def _options() -> AnalysisSettings:
         size = left.select_slider("Pose model input size (px)", INPUT_SIZES, value=defaults.input_size,
                                   format_func=lambda size: "auto" if size is None else str(size), key="opt_size",
                                   help="Larger finds smaller people but is slower. Auto uses 256 and looks again "
-                                  "at up to 512 when the main person is small in the picture.")
+                                  "at 512 when the main person is small in the picture.")
         runtime = runtime_choice(left, "opt_runtime")
         pose_every = left.select_slider("Estimate poses on every Nth frame", POSE_STRIDES, value=defaults.pose_every,
                                         format_func=lambda every: "auto" if every is None else str(every),
