@@ -7,10 +7,12 @@ the synthesiser to measure a change before and after: a diagnostic, never the cl
 - `waving_2hands_160`: WAVING_2HANDS near the front, 160x120.
 - `jumps_24fps`: JUMPING (repeated jumps in place), whole body, 24 fps.
 - `runner_crossing`: OTHER, a person jogging across a still camera's view, entering and leaving it.
+- `squat_star_jump`: JUMPING_JACKS, a deep squat and then a star jump out of it, over and over. Its motion is
+  written here, not drawn from the training synthesiser, so changing the synthesiser does not change it.
 
 Every clip runs through the pipeline's pass 1 and `compute_timelines` exactly as `models.real_footage`
 scores real clips (same vote, same frame accuracy), for any number of checkpoints:
-`python -m models.lookalikes [--checkpoint DIR ...] [--clips N]`.
+`python -m models.lookalikes [--checkpoint DIR ...] [--clips N] [--cases A,B]`.
 """
 
 from __future__ import annotations
@@ -28,14 +30,14 @@ from har_core.pipeline import AnalysisSettings
 from har_core.skeleton import CLASS_INDEX, JOINT_INDEX
 from models import real_footage
 from models.synth import procedural
-from models.synth.body import Body, forward_kinematics
+from models.synth.body import Body, P, forward_kinematics
 from models.synth.camera import Camera
 from models.synth.mocap import face_forward, remove_travel
 from models.synth.motion import Motion
-from models.synth.scenes import PersonSpec, eval_scene, write_scene_video
+from models.synth.scenes import PersonSpec, eval_scene, group_camera, write_scene_video
 
 SEED = 90_210
-CASES = ("side_on_boxing_160", "waving_2hands_160", "jumps_24fps", "runner_crossing")
+CASES = ("side_on_boxing_160", "waving_2hands_160", "jumps_24fps", "runner_crossing", "squat_star_jump")
 CACHE_DIR = real_footage.CACHE_DIR.parent / "lookalike_poses"  # pass 1 per rendered file (renders are repeatable)
 JOG_SPEED = 2.0  # metres a second above which a procedural walk counts as a jog
 
@@ -67,12 +69,41 @@ def _runner(rng: np.random.Generator, out: Path) -> None:
     write_scene_video(out, [person], camera, fps, seconds, seed=int(rng.integers(2**31)))
 
 
+def _squat_star_jumps(rng: np.random.Generator, fps: float, seconds: float) -> Motion:
+    """Squat down with the arms forward, spring up into a star (arms overhead, legs apart in the air), land with
+    the feet together and stand; one cycle every 1.5-2 s. Key poses are interpolated per phase of the cycle."""
+    t = np.arange(round(seconds * fps)) / fps
+    body = Body.random(rng)
+    p = procedural._neutral(rng, t)
+    u = np.mod(t / rng.uniform(1.5, 2.0) + rng.uniform(0, 1), 1.0)
+    # Cycle: down into the squat (0-0.3), hold, push off (0.4-0.45), in the air (0.45-0.7), land and stand.
+    squat = np.interp(u, [0, 0.3, 0.4, 0.45, 0.7, 0.78, 1.0], [0, 1, 1, 0, 0, 0.35, 0])
+    spread = np.interp(u, [0, 0.45, 0.55, 0.62, 0.72, 1.0], [0, 0, 1, 1, 0, 0])
+    flight = np.clip((u - 0.45) / 0.25, 0, 1)
+    p[:, P["air"]] = rng.uniform(0.2, 0.35) * 4 * flight * (1 - flight)
+    p[:, P["lean_fwd"]] += np.radians(rng.uniform(20, 35)) * squat
+    depth = rng.uniform(0.35, 0.5)
+    for limb in ("l_leg", "r_leg"):
+        procedural._set_limb(p, limb, elev=np.radians(2 + rng.uniform(20, 30) * spread),
+                             plane=np.radians(10 + 60 * squat), reach=0.99 - depth * squat)
+    for limb in ("l_arm", "r_arm"):
+        procedural._set_limb(p, limb, elev=np.radians(10 + 50 * squat + rng.uniform(130, 160) * spread),
+                             plane=np.radians(90 * squat + rng.uniform(-5, 20) * spread), reach=0.95)
+    return Motion(forward_kinematics(p, body, fps), fps, np.full(len(t), CLASS_INDEX["JUMPING_JACKS"]),
+                  "procedural")
+
+
 def render_case(case: str, k: int, out: Path) -> str:
     """Render clip `k` of `case` to `out`; returns its true class."""
     rng = np.random.default_rng([SEED, CASES.index(case), k])
     if case == "runner_crossing":
         _runner(rng, out)
         return "OTHER"
+    if case == "squat_star_jump":
+        camera = group_camera((480, 360), span=1.4, yaw_deg=float(rng.uniform(-30, 30)))
+        person = PersonSpec(_squat_star_jumps(rng, 30.0, 4.0))
+        write_scene_video(out, [person], camera, 30.0, 4.0, seed=int(rng.integers(2**31)))
+        return "JUMPING_JACKS"
     label, size, fps = {"side_on_boxing_160": ("BOXING", (160, 120), 25.0),
                         "waving_2hands_160": ("WAVING_2HANDS", (160, 120), 30.0),
                         "jumps_24fps": ("JUMPING", (480, 360), 24.0)}[case]
@@ -87,13 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.lookalikes", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, action="append", help="checkpoint folder (repeatable)")
     parser.add_argument("--clips", type=int, default=6, help="clips per case")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     args = parser.parse_args(argv)
+    cases = args.cases.split(",")
+    if unknown := sorted(set(cases) - set(CASES)):
+        parser.error(f"unknown case {', '.join(unknown)}: choose from {', '.join(CASES)}")
     checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
     classifiers = [ActionClassifier.load(c) for c in checkpoints]
     print("| case | " + " | ".join(f"`{c.model_id}` clips right (frame acc.)" for c in classifiers) + " |")
     print("|---" * (1 + len(classifiers)) + "|")
     with tempfile.TemporaryDirectory(prefix="har-lookalikes-") as tmp:
-        for case in CASES:
+        for case in cases:
             results: list[list[real_footage.ClipScore]] = [[] for _ in classifiers]
             for k in range(args.clips):
                 video = Path(tmp) / f"{case}_{k}.mp4"
