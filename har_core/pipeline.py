@@ -543,6 +543,15 @@ def _write_keypoints(path: Path, log: PoseLog, times: np.ndarray, keep: set[int]
             writer.write(frame, float(times[frame]), poses[np.isin(poses.track_ids, list(keep))])
 
 
+def _checked_video(video: Path, settings: AnalysisSettings) -> VideoInfo:
+    """Refuse settings no run could honour, then read the video's header and refuse it beyond the limits:
+    everything `analyze` and `estimate_poses` check before decoding a frame."""
+    _check_settings(settings)
+    info = probe(video)
+    _check_limits(info, settings)
+    return info
+
+
 def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
                    progress: Callable[[Progress], None] | None = None) -> PoseRun:
     """Pass 1 alone (decode, pose, track), exactly as `analyze` runs it, without classifying or writing.
@@ -551,9 +560,7 @@ def estimate_poses(video: Path, settings: AnalysisSettings | None = None,
     the model, and pass 1 is nearly all of an analysis's cost.
     """
     settings = settings or AnalysisSettings()
-    _check_settings(settings)
-    info = probe(Path(video))
-    _check_limits(info, settings)
+    info = _checked_video(Path(video), settings)
     return _sized_pose_pass(Path(video), info, settings, CPUS, _Timer(), _ProgressReporter(progress))
 
 
@@ -580,11 +587,9 @@ def analyze(
     """
     settings = settings or AnalysisSettings()
     video, out_dir = Path(video), Path(out_dir)
-    _check_settings(settings)
     timer, report = _Timer(), _ProgressReporter(progress)
     wall = time.perf_counter()
-    info = probe(video)
-    _check_limits(info, settings)
+    info = _checked_video(video, settings)
     check_out_dir(out_dir)
 
     started = time.perf_counter()
