@@ -138,42 +138,49 @@ def score(samples: Sequence[Sample], estimates: Sequence[np.ndarray | None]) -> 
     return found / len(samples), median, hits / max(total, 1)
 
 
-def run_full(backend: PoseBackend, samples: Sequence[Sample]) -> tuple[list[np.ndarray | None], list[Poses], float]:
-    """MoveNet on each whole frame: the nearest person's joints (or None), every frame's poses, ms per frame."""
-    estimates, outputs = [], []
+@dataclass(frozen=True)
+class FullFrameRun:
+    """MoveNet on whole frames: every frame's poses, the index of the drawn person among them (None where
+    nobody was near), and the milliseconds per frame."""
+
+    outputs: list[Poses]
+    found: list[int | None]
+    ms_per_frame: float
+
+    def estimates(self) -> list[np.ndarray | None]:
+        """The drawn person's (17, 2) joints per frame, None where they were not found."""
+        return [None if index is None else poses.keypoints[index, :, :2]
+                for poses, index in zip(self.outputs, self.found, strict=True)]
+
+    def box_height(self) -> float:
+        """Median height of MoveNet's box around the drawn person (source px), what the automatic size reads."""
+        heights = [float(poses.boxes[index, 3] - poses.boxes[index, 1])
+                   for poses, index in zip(self.outputs, self.found, strict=True) if index is not None]
+        return float(np.median(heights)) if heights else float("nan")
+
+
+def run_full(backend: PoseBackend, samples: Sequence[Sample]) -> FullFrameRun:
+    """MoveNet on each whole frame, and which detection is the drawn person."""
+    outputs, found = [], []
     start = time.perf_counter()
     for sample in samples:
         poses = backend([sample.image])[0]
         outputs.append(poses)
-        height = person_height(sample.joints[None])
-        index = nearest(poses, sample.joints, height)
-        estimates.append(None if index is None else poses.keypoints[index, :, :2])
-    return estimates, outputs, 1000 * (time.perf_counter() - start) / len(samples)
+        found.append(nearest(poses, sample.joints, person_height(sample.joints[None])))
+    return FullFrameRun(outputs, found, 1000 * (time.perf_counter() - start) / len(samples))
 
 
-def box_height(samples: Sequence[Sample], outputs: Sequence[Poses]) -> float:
-    """Median height of MoveNet's box around the drawn person (source px), the size the pipeline's auto rule reads."""
-    heights = []
-    for sample, poses in zip(samples, outputs, strict=True):
-        index = nearest(poses, sample.joints, person_height(sample.joints[None]))
-        if index is not None:
-            heights.append(float(poses.boxes[index, 3] - poses.boxes[index, 1]))
-    return float(np.median(heights)) if heights else float("nan")
-
-
-def run_crop(backend: PoseBackend, samples: Sequence[Sample], first: Sequence[Poses]) -> tuple[list, float]:
+def run_crop(backend: PoseBackend, samples: Sequence[Sample], first: FullFrameRun) -> tuple[list, float]:
     """MoveNet on a crop around the person the whole-frame pass found (its box); None where it found nobody."""
     estimates = []
     start = time.perf_counter()
-    for sample, poses in zip(samples, first, strict=True):
-        height = person_height(sample.joints[None])
-        index = nearest(poses, sample.joints, height)
+    for sample, poses, index in zip(samples, first.outputs, first.found, strict=True):
         if index is None:
             estimates.append(None)
             continue
         crop, corner = crop_around(sample.image, poses.boxes[index])
         found = backend([crop])[0]
-        inner = nearest(found, sample.joints - corner, height)
+        inner = nearest(found, sample.joints - corner, person_height(sample.joints[None]))
         estimates.append(None if inner is None else found.keypoints[inner, :, :2] + corner)
     return estimates, 1000 * (time.perf_counter() - start) / len(samples)
 
@@ -193,18 +200,15 @@ def measure(
             shrunk = [in_canvas(sample, canvas) for sample in shrunk]
         person_px = float(np.median([person_height(s.joints[None]) for s in shrunk]))
         longer_side = max(shrunk[0].image.shape[:2])
-        first: list[Poses] = []
-        for size in sorted({*sizes, 256}):
-            estimates, outputs, ms = run_full(backends[size], shrunk)
-            if size == 256:
-                first = outputs
-            if size in sizes:
-                to_input = size / longer_side
-                results.append(SizeResult(width, f"input {size}", person_px, person_px * to_input,
-                                          box_height(shrunk, outputs) * to_input, *score(shrunk, estimates), ms))
+        runs = {size: run_full(backends[size], shrunk) for size in sorted({*sizes, 256})}
+        for size in sizes:
+            run, to_input = runs[size], size / longer_side
+            results.append(SizeResult(width, f"input {size}", person_px, person_px * to_input,
+                                      run.box_height() * to_input, *score(shrunk, run.estimates()), run.ms_per_frame))
         if crop:
+            first = runs[256]
             estimates, ms = run_crop(backends[256], shrunk, first)
-            to_input = 256 / (box_height(shrunk, first) * (1 + 2 * CROP_MARGIN))
+            to_input = 256 / (first.box_height() * (1 + 2 * CROP_MARGIN))
             results.append(SizeResult(width, "crop at 256 (+ the 256 pass)", person_px, person_px * to_input,
                                       256 / (1 + 2 * CROP_MARGIN), *score(shrunk, estimates), ms))
     return results
