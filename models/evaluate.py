@@ -13,7 +13,6 @@ import argparse
 import json
 import tempfile
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from har_core.features import FEATURE_DIM, WINDOW, features_for_windows
 from har_core.pipeline import AnalysisSettings, analyze
 from har_core.skeleton import CLASSES
 from models import real_footage
+from models.real_footage import clip_vote
 from models.synth.dataset import MOCAP_DIR, WindowSet, generate_windows, mocap_validation_windows
 from models.synth.scenes import render_eval_clips
 
@@ -175,15 +175,6 @@ def _mirror_table(effect: dict) -> list[str]:
         lines.append(f"| {key} | {_fmt(row['single'])} ({_fmt(row['single_balanced'])}) | {_fmt(row['mirrored'])} "
                      f"({_fmt(row['mirrored_balanced'])}) |")
     return [*lines, ""]
-
-
-def clip_vote(frame_labels: np.ndarray) -> tuple[str, float, dict[str, int]]:
-    """Majority class over frames that carry a class label (NO_WINDOW/ABSENT/UNCERTAIN do not vote)."""
-    votes = Counter(str(label) for label in frame_labels if label in CLASSES)
-    if not votes:
-        return "NONE", 0.0, {}
-    winner, count = votes.most_common(1)[0]
-    return winner, count / sum(votes.values()), dict(votes)
 
 
 def primary_labels(video: Path, out: Path, settings: AnalysisSettings = PIPELINE_SETTINGS) -> np.ndarray:

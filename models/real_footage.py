@@ -161,6 +161,15 @@ def cached_tracks(video: Path, settings: AnalysisSettings, refresh: bool = False
     return CachedTracks(tracks, run.times, primary)
 
 
+def clip_vote(frame_labels: np.ndarray) -> tuple[str, float, dict[str, int]]:
+    """Majority class over frames that carry a class label (NO_WINDOW/ABSENT/UNCERTAIN do not vote)."""
+    votes = Counter(str(label) for label in frame_labels if label in CLASSES)
+    if not votes:
+        return "NONE", 0.0, {}
+    winner, count = votes.most_common(1)[0]
+    return winner, count / sum(votes.values()), dict(votes)
+
+
 def score_clip(clip: RealClip, tracks: CachedTracks, classifier: ActionClassifier) -> ClipScore:
     """Classify the clip's primary person as the pipeline does (default timeline settings) and vote over the
     per-frame argmax."""
@@ -170,11 +179,8 @@ def score_clip(clip: RealClip, tracks: CachedTracks, classifier: ActionClassifie
         probs = compute_timelines(primary, tracks.times, classifier, TimelineSettings())[0].probs
         predicted_frames = probs[~np.isnan(probs).any(axis=1)].argmax(axis=1)
         frames = len(predicted_frames)
-        if frames:
-            votes = Counter(predicted_frames.tolist())
-            winner, count = votes.most_common(1)[0]
-            predicted, share = CLASSES[winner], count / frames
-            right = int((predicted_frames == CLASSES.index(clip.label)).sum())
+        predicted, share, _ = clip_vote(np.asarray(CLASSES)[predicted_frames])
+        right = int((predicted_frames == CLASSES.index(clip.label)).sum())
     return ClipScore(clip.path.name, clip.label, clip.person, clip.source, clip.part, predicted, round(share, 3),
                      frames, right)
 
