@@ -33,10 +33,10 @@ from har_core import pipeline
 from har_core.outputs import load_results
 from har_core.pose import create_pose_backend
 from har_core.skeleton import CLASSES, JOINT_INDEX, NUM_JOINTS
-from models.evaluate import EVAL_SEED, PIPELINE_SETTINGS, REAL_DEV_DIR, clip_vote, real_dev_videos
+from models.evaluate import EVAL_SEED, PIPELINE_SETTINGS
+from models.real_footage import REAL_DIRS, clip_vote, real_clips
 from models.synth.scenes import SceneTruth, render_eval_clips
 
-REAL_EXTRA_DIR = REAL_DEV_DIR.parent / "real-extra"
 MIN_SCORE = 0.3  # joints compared only where both runs (or the run and the drawing) are confident
 
 
@@ -112,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         truths = [SceneTruth.load(clip.truth) for clip in rendered]
         if rendered:
             sets["rendered"] = [(clip.video, clip.label) for clip in rendered]
-        for name, folder in (("real-dev", REAL_DEV_DIR), ("real-extra", REAL_EXTRA_DIR)):
-            if name in chosen and folder.is_dir():
-                sets[name] = real_dev_videos(folder)
+        for folder in REAL_DIRS:
+            if folder.name in chosen and folder.is_dir():
+                sets[folder.name] = [(clip.path, clip.label) for clip in real_clips((folder,))]
         print(f"{'set':10s} {'config':>14s} {'clips':>5s} {'clip acc':>8s} {'frame acc':>9s} {'same labels':>11s} "
               f"{'kp px p50/p95 vs ' + configs[0]:>24s} {'px to drawn':>11s} {'frames/s':>8s}")
         for name, clips in sets.items():

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from har_core.skeleton import CLASSES
-from models.evaluate import EVAL_SEED, PIPELINE_SETTINGS, clip_vote, primary_labels
-from models.real_footage import real_clips
+from models.evaluate import EVAL_SEED, PIPELINE_SETTINGS, primary_labels
+from models.real_footage import clip_vote, real_clips
 from models.synth.scenes import render_eval_clips
 
 

@@ -13,8 +13,16 @@ import pytest
 
 from har_core.classifier import ActionClassifier
 from models import real_footage
-from models.evaluate import PIPELINE_SETTINGS, clip_vote, primary_labels
-from models.real_footage import RealClip, bootstrap_interval, cached_tracks, real_clips, score_clip, summaries
+from models.evaluate import PIPELINE_SETTINGS, primary_labels
+from models.real_footage import (
+    RealClip,
+    bootstrap_interval,
+    cached_tracks,
+    clip_vote,
+    real_clips,
+    score_clip,
+    summaries,
+)
 from models.synth.scenes import render_eval_clips
 
 
