@@ -74,7 +74,7 @@ def _squat_star_jumps(rng: np.random.Generator, fps: float, seconds: float) -> M
     the feet together and stand; one cycle every 1.5-2 s. Key poses are interpolated per phase of the cycle."""
     t = np.arange(round(seconds * fps)) / fps
     body = Body.random(rng)
-    p = procedural._neutral(rng, t)
+    p = procedural.neutral_pose(rng, t)
     u = np.mod(t / rng.uniform(1.5, 2.0) + rng.uniform(0, 1), 1.0)
     # Cycle: down into the squat (0-0.3), hold, push off (0.4-0.45), in the air (0.45-0.7), land and stand.
     squat = np.interp(u, [0, 0.3, 0.4, 0.45, 0.7, 0.78, 1.0], [0, 1, 1, 0, 0, 0.35, 0])
@@ -84,10 +84,10 @@ def _squat_star_jumps(rng: np.random.Generator, fps: float, seconds: float) -> M
     p[:, P["lean_fwd"]] += np.radians(rng.uniform(20, 35)) * squat
     depth = rng.uniform(0.35, 0.5)
     for limb in ("l_leg", "r_leg"):
-        procedural._set_limb(p, limb, elev=np.radians(2 + rng.uniform(20, 30) * spread),
+        procedural.set_limb(p, limb, elev=np.radians(2 + rng.uniform(20, 30) * spread),
                              plane=np.radians(10 + 60 * squat), reach=0.99 - depth * squat)
     for limb in ("l_arm", "r_arm"):
-        procedural._set_limb(p, limb, elev=np.radians(10 + 50 * squat + rng.uniform(130, 160) * spread),
+        procedural.set_limb(p, limb, elev=np.radians(10 + 50 * squat + rng.uniform(130, 160) * spread),
                              plane=np.radians(90 * squat + rng.uniform(-5, 20) * spread), reach=0.95)
     return Motion(forward_kinematics(p, body, fps), fps, np.full(len(t), CLASS_INDEX["JUMPING_JACKS"]),
                   "procedural")

@@ -23,7 +23,7 @@ from scipy.ndimage import gaussian_filter1d
 from har_core.features import WINDOW, sliding_windows
 from har_core.frame_rate import to_classifier_rate
 from har_core.skeleton import JOINT_INDEX, NUM_CLASSES, NUM_JOINTS
-from har_core.timeline import MIN_SEEN_FRACTION
+from har_core.timeline import qualifying_windows
 from models.synth import procedural
 from models.synth.camera import random_camera
 from models.synth.mocap import load_library
@@ -42,11 +42,6 @@ MOCAP_WINDOWS_PER_SECOND = 400
 FPS_CHOICES = (30.0, 29.97, 25.0, 24.0, 60.0, 15.0)
 FPS_WEIGHTS = (0.3, 0.1, 0.12, 0.08, 0.1, 0.1)
 IMAGE_SIZES = ((640, 480), (1280, 720), (1920, 1080), (720, 1280), (1080, 1920), (640, 360), (854, 480), (480, 640))
-# A window is kept under the rule the pipeline uses to classify one (`har_core.timeline`): the person is in
-# the frame on its last frame and on at least this share of its frames. Training kept only windows with the
-# person in 60% of the frames, so people walking or running into or out of shot, whom the pipeline does
-# classify, were never seen in training (the blind set read them as JUMPING; docs/experiments.md, "Real-footage round").
-MIN_VISIBLE = MIN_SEEN_FRACTION
 # A window is kept only when its last SETTLED_FRAMES frames share the last frame's label. A window that
 # ends a few frames into a new action cannot be told apart from the one before it, and labelling it the
 # new action only teaches the model noise; half a window of the action is enough to recognise it, so the
@@ -145,7 +140,13 @@ def film(
 def cut_windows(
     keypoints: np.ndarray, labels: np.ndarray, visible: np.ndarray, stride: float, rng: np.random.Generator, source: str
 ) -> WindowSet:
-    """Windows every ~`stride` frames (random start) whose person is visible in most frames.
+    """Windows every ~`stride` frames (random start) that the pipeline would classify.
+
+    `visible` (whether the person's hips are in the frame) stands for the tracker's detections, and a window
+    is kept under the pipeline's own rule (`har_core.timeline.qualifying_windows`). Training once kept only
+    windows with the person in 60% of the frames, so people walking or running into or out of shot, whom the
+    pipeline does classify, were never seen in training (the blind set read them as JUMPING;
+    docs/experiments.md, "Real-footage round").
 
     Each window is labelled with its last frame's label (the classifier is causal) and kept only if its
     last SETTLED_FRAMES frames carry that label too: a window just past a change of action is ambiguous.
@@ -153,8 +154,7 @@ def cut_windows(
     if len(keypoints) < WINDOW:
         return WindowSet()
     ends = np.arange(WINDOW - 1 + rng.integers(0, max(1, int(stride))), len(keypoints), stride).astype(int)
-    visible_share = np.convolve(visible.astype(float), np.ones(WINDOW) / WINDOW, mode="valid")
-    ends = ends[(visible_share[ends - WINDOW + 1] >= MIN_VISIBLE - 1e-9) & visible[ends]]
+    ends = ends[np.isin(ends - WINDOW + 1, qualifying_windows(visible))]
     changes = np.concatenate([[0], np.cumsum(labels[1:] != labels[:-1])])  # count of label changes so far
     ends = ends[changes[ends] == changes[ends - SETTLED_FRAMES + 1]]
     windows = sliding_windows(keypoints)[ends - WINDOW + 1]
