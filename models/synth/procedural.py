@@ -17,6 +17,7 @@ Decisions that are not obvious (see docs/model.md):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -250,12 +251,14 @@ def boxing(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
         side = -side if rng.random() < 0.7 else side
         time += max(0.2, rng.exponential(1 / rate))
     twist = np.full(n, base_twist)
-    extension = {}
-    for side in (1.0, -1.0):
-        extension[side] = np.zeros(n)
-        for start, who, _, out, back in events:
-            if who == side:
-                extension[side] = np.maximum(extension[side], _punch_profile(t - start, out, back))
+    profiles = [(who, kind, _punch_profile(t - start, out, back)) for start, who, kind, out, back in events]
+
+    def extension_of(side: float, kinds: tuple[str, ...]) -> np.ndarray:
+        """How far one arm is out from its punches of `kinds` (the larger where two overlap), 0..1 per frame."""
+        return functools.reduce(np.maximum, (profile for who, kind, profile in profiles
+                                             if who == side and kind in kinds), np.zeros(n))
+
+    extension = {side: extension_of(side, ("straight", "hook", "upper")) for side in (1.0, -1.0)}
     turn = _deg(rng.uniform(5, 25) if casual else rng.uniform(25, 50))  # shoulder turn at full extension
     pull_back = rng.uniform(0.05, 0.15)  # metres the other hand comes back towards the chin
     for limb, side in (("l_arm", 1.0), ("r_arm", -1.0)):
@@ -263,14 +266,7 @@ def boxing(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarray:
         guard = np.array([-side * body.shoulder_half * rng.uniform(0.0, 0.8),
                           rng.uniform(-0.15, 0.02) if casual else rng.uniform(-0.1, 0.1),
                           rng.uniform(0.3, 0.5) if casual else rng.uniform(0.14, 0.3)])
-        ext = extension[side]
-        hook = np.zeros(n)
-        upper = np.zeros(n)
-        for start, who, kind, out, back in events:
-            if who == side and kind == "hook":
-                hook = np.maximum(hook, _punch_profile(t - start, out, back))
-            elif who == side and kind == "upper":
-                upper = np.maximum(upper, _punch_profile(t - start, out, back))
+        ext, hook, upper = extension[side], extension_of(side, ("hook",)), extension_of(side, ("upper",))
         straight_target = np.array(
             [-side * body.shoulder_half * rng.uniform(0.3, 1.0), rng.uniform(-0.1, 0.08), body.arm * 0.97]
         )
