@@ -16,9 +16,9 @@ nothing; a far person costs one more, slower pass instead of a track full of hol
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable
 
+from har_core.auto_number import parse_auto_number
 from har_core.tracking import TrackStats, choose_primary
 
 BASE_INPUT_SIZE = 256
@@ -63,15 +63,5 @@ def parse_input_size(text: str) -> int | None:
     Raises:
         argparse.ArgumentTypeError: anything else, with a message that says what is accepted.
     """
-    if text == "auto":
-        return None
-    problem = argparse.ArgumentTypeError(
-        f"invalid input size {text!r}: must be auto or a multiple of {SIZE_STEP} from {MIN_INPUT_SIZE} to "
-        f"{MAX_INPUT_SIZE}")
-    try:
-        value = int(text)
-    except ValueError:
-        raise problem from None
-    if value % SIZE_STEP or not MIN_INPUT_SIZE <= value <= MAX_INPUT_SIZE:
-        raise problem
-    return value
+    return parse_auto_number(text, "input size", f"a multiple of {SIZE_STEP} from {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE}",
+                             lambda value: value % SIZE_STEP == 0 and MIN_INPUT_SIZE <= value <= MAX_INPUT_SIZE)

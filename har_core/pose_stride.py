@@ -9,12 +9,12 @@ video is always estimated, so no frame is extrapolated.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from har_core.auto_number import parse_auto_number
 from har_core.poses import Poses
 from har_core.video import Frame
 
@@ -39,16 +39,7 @@ def parse_pose_every(text: str) -> int | None:
     Raises:
         argparse.ArgumentTypeError: anything else, with a message that says what is accepted.
     """
-    if text == "auto":
-        return None
-    problem = argparse.ArgumentTypeError(f"invalid pose stride {text!r}: must be auto or 1 to {MAX_POSE_EVERY}")
-    try:
-        value = int(text)
-    except ValueError:
-        raise problem from None
-    if not 1 <= value <= MAX_POSE_EVERY:
-        raise problem
-    return value
+    return parse_auto_number(text, "pose stride", f"1 to {MAX_POSE_EVERY}", lambda value: 1 <= value <= MAX_POSE_EVERY)
 
 
 @dataclass
