@@ -36,8 +36,8 @@ STYLE_CLASS = "WAVING_1HAND"
 STYLE_LABEL = CLASSES.index(STYLE_CLASS)
 SECONDS = 3.0
 # The defaults without motion capture (the tests do not read ../shared) and without the cross-validated figures.
-# Measured on these clips (31 of the 32 give a person; docs/experiments.md, "Fine-tuning strength"): the unseen
-# clips' windows 0.25 right before; after, seeds 0, 1, 2 of this configuration, 0.87-0.94 with held-out
+# Measured on these clips (31 of the 32 give a person; docs/experiments.md, "A style fine-tuning can learn"): the
+# unseen clips' windows 0.25 right before; after, seeds 0, 1, 2 of this configuration, 0.87-0.94 with held-out
 # simulated 0.967 -> 0.947-0.956 (here 0.88 and 0.954). With motion capture in the replay (the defaults), held-out
 # mocap stays within 1 point. Boxing filmed from the same height is learnt as well but costs 3.6-6.1 points of mocap.
 CONFIG = replace(FinetuneConfig(), mocap=False, folds=0, held_out_windows=700)
