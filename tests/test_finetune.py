@@ -170,7 +170,8 @@ def test_bad_labels_are_one_line_errors(case: str, change: dict, message: str, c
     (tmp_path / "no-keypoints").mkdir()
     folder = clips[1][0]
     person = int(json.loads((folder / "summary.json").read_text())["primary_person_id"])
-    row = {"results": str(folder), "person_id": person, "start_s": 0.0, "end_s": SECONDS, "label": STYLE_CLASS, **change}
+    row = {"results": str(folder), "person_id": person, "start_s": 0.0, "end_s": SECONDS, "label": STYLE_CLASS,
+           **change}
     labels = write_labels(tmp_path / "labels.csv", [row])
     code, err = run_cli([str(labels), "--out", str(tmp_path / "model"), "--tiny"], capsys)
     assert code == 2, err
