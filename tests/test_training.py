@@ -73,7 +73,7 @@ def test_mirror_swaps_sides_and_keeps_features_consistent() -> None:
 
 def test_tiny_training_writes_a_checkpoint_that_learned(tiny_run: Path) -> None:
     config = json.loads((tiny_run / "config.json").read_text())
-    assert config["training"]["seed"] == TINY_SEED and config["members"] == 2
+    assert config["training"]["seeds"] == [TINY_SEED, TINY_SEED + 1] and config["members"] == 2
     assert [m["seed"] for m in config["training"]["members"]] == [TINY_SEED, TINY_SEED + 1]
     assert config["training_data"]["train"]["windows"] == 700
     with (tiny_run / "metrics.csv").open() as handle:
@@ -134,6 +134,29 @@ def test_each_ensemble_member_is_the_single_run_of_its_seed(tiny_run: Path, tmp_
     member = ActionClassifier.load(tiny_run).net.members[1]
     for name, tensor in alone.net.state_dict().items():
         torch.testing.assert_close(member.state_dict()[name], tensor, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("argv, seeds", [
+    ([], list(train.SHIPPED_SEEDS)),  # the shipped checkpoint's members
+    (["--seeds", "7,2,5"], [7, 2, 5]),
+    (["--seed", "4"], [4, 5]),
+    (["--members", "1"], [0]),
+    (["--seed", "2", "--members", "3"], [2, 3, 4]),
+])
+def test_member_seeds(argv: list[str], seeds: list[int]) -> None:
+    assert train.parse_args(argv).seeds == seeds
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0,3", "--seed", "1"], "either --seeds or --seed/--members"),
+    (["--seeds", "1,1"], "each seed once"),
+    (["--seeds", "one"], "whole numbers separated by commas"),
+    (["--members", "0"], "at least 1"),
+])
+def test_bad_member_seeds_are_refused(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stop:
+        train.parse_args(argv)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_the_moving_average_of_the_weights_is_what_is_kept(tmp_path: Path) -> None:
