@@ -85,10 +85,10 @@ def _squat_star_jumps(rng: np.random.Generator, fps: float, seconds: float) -> M
     depth = rng.uniform(0.35, 0.5)
     for limb in ("l_leg", "r_leg"):
         procedural.set_limb(p, limb, elev=np.radians(2 + rng.uniform(20, 30) * spread),
-                             plane=np.radians(10 + 60 * squat), reach=0.99 - depth * squat)
+                            plane=np.radians(10 + 60 * squat), reach=0.99 - depth * squat)
     for limb in ("l_arm", "r_arm"):
         procedural.set_limb(p, limb, elev=np.radians(10 + 50 * squat + rng.uniform(130, 160) * spread),
-                             plane=np.radians(90 * squat + rng.uniform(-5, 20) * spread), reach=0.95)
+                            plane=np.radians(90 * squat + rng.uniform(-5, 20) * spread), reach=0.95)
     return Motion(forward_kinematics(p, body, fps), fps, np.full(len(t), CLASS_INDEX["JUMPING_JACKS"]),
                   "procedural")
 

@@ -581,7 +581,7 @@ def stretching(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.ndarra
             towards = np.clip(sign * side, 0, 1)
             away = np.clip(-sign * side, 0, 1)
             set_limb(p, limb, elev=_deg(90) - reach_down * towards + reach_up * away,
-                      plane=_deg(rng.uniform(100, 125)) * towards, reach=0.97)
+                     plane=_deg(rng.uniform(100, 125)) * towards, reach=0.97)
     else:
         up = (1 - np.cos(theta)) / 2
         for limb in ("l_arm", "r_arm"):
@@ -610,10 +610,9 @@ def arms_overhead(rng: np.random.Generator, body: Body, t: np.ndarray) -> np.nda
     Both arms go up together (out to the sides or in front), stay up for 0.3-5 s with only the small drift a
     person holding a pose shows, and come down; between raises the arms rest. A short hold is one raise, up
     and straight back down, which a window of the classifier cannot tell from one arc of waving; the rest
-    before and after it can. Arms held up, or raised once,
-    are OTHER: waving needs the hands to swing back and forth (real-extra's README gives the same rule). The
-    shipped network read arms held overhead as WAVING_2HANDS on real footage (docs/experiments.md, "Real-footage
-    round").
+    before and after it can. Arms held up, or raised once, are OTHER: waving needs the hands to swing back and
+    forth (real-extra's README gives the same rule). The shipped network read arms held overhead as
+    WAVING_2HANDS on real footage (docs/experiments.md, "Real-footage round").
     """
     p = neutral_pose(rng, t)
     plane = _deg(rng.uniform(-10, 30) if rng.random() < 0.5 else rng.uniform(60, 100))
