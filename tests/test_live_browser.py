@@ -116,4 +116,6 @@ def test_live_page_recognises_a_waving_camera_and_records_a_run(server: str, cam
         page.wait_for_timeout(2_000)
         page.reload()
         page.get_by_text(name).wait_for(timeout=SAVE_TIMEOUT_MS)
-    assert page.get_by_text("waving 1hand", exact=True).count() == 1  # the run's dominant action
+    # The run's dominant action: its chip is drawn two elements after the Done badge, so wait for it to arrive.
+    page.get_by_text("waving 1hand", exact=True).first.wait_for(timeout=SAVE_TIMEOUT_MS)
+    assert page.get_by_text("waving 1hand", exact=True).count() == 1
