@@ -8,11 +8,14 @@ smoothing) and storing decoded frames would make memory grow with the video:
 
 Decoding and encoding run in their own threads with bounded queues, and pose estimation in one thread
 per MoveNet worker, so FFmpeg (decode), OpenVINO or LiteRT (pose) and libx264 (encode) keep every core busy:
-all three release the GIL. Pass 1 decodes straight to the pose model's input size. The second decode costs
-about 1 ms a 640x480 frame (~4% of the run), far less than keeping frames would cost in memory, and
-labelling frames while pass 1 runs would need an incremental copy of the timeline rules. Measurements
-and profiles: bench/README.md. Everything is written into a hidden sibling of `out_dir` and renamed into
-place only when all of it succeeded, so a failure never leaves a half-written result behind.
+all three release the GIL. Colour conversion runs where it does not hold anyone up: pass 1 turns into RGB, at
+the pose model's input size, only the frames it estimates poses on, inside the pose workers; pass 2 converts
+back to YUV in the drawing thread, so the encoding thread only feeds libx264. The second decode costs about
+0.8 ms of CPU a 640x480 frame (decode and RGB), far less than keeping frames would cost in memory, and
+labelling frames while pass 1 runs would need an incremental copy of the timeline rules (and the automatic
+input size may run pass 1 again). Measurements and profiles: bench/README.md. Everything is written into a
+hidden sibling of `out_dir` and renamed into place only when all of it succeeded, so a failure never leaves a
+half-written result behind.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ from har_core.render import FrameAnnotations, annotate_frame, default_annotators
 from har_core.skeleton import NUM_CLASSES
 from har_core.timeline import PersonTimeline, PoseLog, TimelineSettings, compute_timelines
 from har_core.tracking import PoseTracker, choose_primary
-from har_core.video import Frame, H264Writer, VideoInfo, iter_frames, probe
+from har_core.video import DecodedFrame, H264Writer, VideoInfo, iter_decoded, iter_frames, probe
 
 PEOPLE_CHOICES = ("all", "primary")
 POSE_BATCH = 8  # frames per pose-backend call
@@ -70,8 +73,11 @@ MAX_THREADS = 4  # per kind of work: x264 threads, MoveNet interpreters
 
 
 def encode_threads(cpus: int) -> int:
-    """x264 threads for a run that may use `cpus` cores: pass 2 runs no inference, so all of them."""
-    return max(1, min(MAX_THREADS, cpus))
+    """x264 threads for a run that may use `cpus` cores: all but one, which decoding, drawing and colour
+    conversion keep busy in the render pass. x264's frame threads cost CPU of their own: on 2 cores one x264
+    thread beside the drawing took 2.9 s for the 640x480 minute against 3.1 s with two (1280x720, 4 people:
+    10.0 against 10.2 s)."""
+    return max(1, min(MAX_THREADS, cpus - 1))
 
 
 def pose_workers(cpus: int) -> int:
@@ -244,7 +250,10 @@ def _in_thread(items: Iterator[T], name: str) -> Iterator[T]:
 
 class BackgroundEncoder:
     """Feeds an `H264Writer` from a bounded queue in its own thread, so encoding overlaps drawing (or, for a
-    live recording, processing); `write` blocks only when the queue is full, so no frame is ever lost."""
+    live recording, processing); `write` blocks only when the queue is full, so no frame is ever lost.
+
+    `write` converts the picture to the encoder's format in the caller's thread (`H264Writer.prepare`), so
+    the encoding thread does nothing but feed libx264, which is the render pass's bottleneck."""
 
     def __init__(self, writer: H264Writer, timer: _Timer | None = None) -> None:
         self._writer, self._timer = writer, timer
@@ -259,7 +268,7 @@ class BackgroundEncoder:
                 continue  # keep draining so the producer never blocks on a dead consumer
             try:
                 started = time.perf_counter()
-                self._writer.write(*item)
+                self._writer.write_prepared(*item)
                 if self._timer is not None:
                     self._timer.add("encode", started)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the pipeline thread
@@ -268,7 +277,11 @@ class BackgroundEncoder:
     def write(self, image: np.ndarray, time_s: float) -> None:
         if self._error is not None:
             raise self._error
-        self._queue.put((image, time_s))
+        started = time.perf_counter()
+        frame = self._writer.prepare(image)
+        if self._timer is not None:
+            self._timer.add("encode", started)
+        self._queue.put((frame, time_s))
 
     def finish(self) -> None:
         """Wait for every queued frame; re-raise an encoding error."""
@@ -308,7 +321,7 @@ def _check_settings(settings: AnalysisSettings) -> None:
         raise HarError(f"max_side must be at least 64 pixels, not {settings.max_side}.")
 
 
-def _limited(frames: Iterator[Frame], settings: AnalysisSettings) -> Iterator[Frame]:
+def _limited(frames: Iterator[DecodedFrame], settings: AnalysisSettings) -> Iterator[DecodedFrame]:
     """Enforce the frame and duration limits while decoding, for streams whose header states no length."""
     for frame in frames:
         if settings.max_frames is not None and frame.index >= settings.max_frames:
@@ -318,7 +331,7 @@ def _limited(frames: Iterator[Frame], settings: AnalysisSettings) -> Iterator[Fr
         yield frame
 
 
-def _timed(frames: Iterator[Frame], timer: _Timer) -> Iterator[Frame]:
+def _timed(frames: Iterator[T], timer: _Timer) -> Iterator[T]:
     """Count the time spent inside the decoder (in whichever thread iterates)."""
     while True:
         started = time.perf_counter()
@@ -395,28 +408,32 @@ def _rescaled(poses: Poses, sx: float, sy: float) -> Poses:
     return Poses(keypoints, boxes, poses.scores, poses.track_ids)
 
 
-def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBackend],
-                    timer: _Timer) -> Iterator[tuple[list[StridedFrame], list[Poses]]]:
+def _parallel_poses(batches: Iterator[list[StridedFrame[DecodedFrame]]], backends: list[PoseBackend],
+                    timer: _Timer) -> Iterator[tuple[list[StridedFrame[DecodedFrame]], list[Poses]]]:
     """Estimate poses on successive batches, one thread per backend; yield (batch, poses) in input order.
 
     A worker takes a backend from `backends` for each batch (one entry per worker; a thread-safe backend
     may be listed once per worker). One batch more than there are workers stays in flight, so no worker
-    waits while the caller tracks the previous batch.
+    waits while the caller tracks the previous batch. Each worker converts its own frames to RGB (counted as
+    "decode") before estimating.
     """
     idle: queue.SimpleQueue[PoseBackend] = queue.SimpleQueue()
     for backend in backends:
         idle.put(backend)
 
-    def estimate(batch: list[StridedFrame]) -> list[Poses]:
+    def estimate(batch: list[StridedFrame[DecodedFrame]]) -> list[Poses]:
+        started = time.perf_counter()
+        images = [item.frame.image for item in batch]
+        timer.add("decode", started)
         backend = idle.get()
         started = time.perf_counter()
         try:
-            return backend([item.frame.image for item in batch])
+            return backend(images)
         finally:
             timer.add("pose", started)
             idle.put(backend)
 
-    pending: deque[tuple[list[StridedFrame], Future[list[Poses]]]] = deque()
+    pending: deque[tuple[list[StridedFrame[DecodedFrame]], Future[list[Poses]]]] = deque()
     with ThreadPoolExecutor(max_workers=len(backends), thread_name_prefix="pose") as pool:
         try:
             for batch in batches:
@@ -432,16 +449,24 @@ def _parallel_poses(batches: Iterator[list[StridedFrame]], backends: list[PoseBa
                 future.cancel()
 
 
+def _without_skipped_pictures(items: Iterator[StridedFrame[DecodedFrame]]) -> Iterator[StridedFrame[DecodedFrame]]:
+    """`strided` frames with the pictures of the skipped ones let go: they are interpolated, never looked at, and
+    holding their decoded pictures would multiply the memory of the frames in flight by the stride."""
+    for item in items:
+        for frame in item.skipped:
+            frame.forget_picture()
+        yield item
+
+
 def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backends: list[PoseBackend],
                timer: _Timer, report: _ProgressReporter, stage: str = "pose") -> PoseRun:
     """Pass 1: decode, estimate poses in batches on parallel workers, track; only keypoints are kept, never frames."""
     log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
     size = _fitted(info.width, info.height, settings.max_side)
-    decoded = _timed(_limited(iter_frames(video, _pose_side(backends[0], settings)), settings), timer)
+    decoded = _timed(_limited(iter_decoded(video, _pose_side(backends[0], settings)), settings), timer)
     every = _pose_every(settings, info)
     previous: tuple[int, Poses] | None = None
-    with contextlib.closing(_in_thread(decoded, "decode")) as frames:
-        to_estimate = strided(frames, every)
+    with contextlib.closing(_in_thread(_without_skipped_pictures(strided(decoded, every)), "decode")) as to_estimate:
         batches = iter(lambda: list(itertools.islice(to_estimate, POSE_BATCH)), [])
         with contextlib.closing(_parallel_poses(batches, backends, timer)) as estimated:
             for batch, poses in estimated:
@@ -498,7 +523,6 @@ def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisS
     annotators = default_annotators()
     n_frames = len(times)
     written = 0
-    # No pose inference runs in this pass, so x264 may use every core (its default leaves half to inference).
     writer = H264Writer(target, info.fps, preset=ENCODE_PRESET, threads=encode_threads(cpus))
     with writer:
         encoder = BackgroundEncoder(writer, timer)

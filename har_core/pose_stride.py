@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from har_core.auto_number import parse_auto_number
 from har_core.poses import Poses
-from har_core.video import Frame
+from har_core.video import DecodedFrame, Frame
 
 MAX_POSE_EVERY = 4  # beyond this, pose rate at 30 fps (7.5 Hz) is too low for claps and punches
 POSE_RATE_HZ = 15.0  # the automatic stride estimates poses about this often
+
+F = TypeVar("F", Frame, DecodedFrame)
 
 
 def auto_pose_every(fps: float) -> int:
@@ -43,20 +46,20 @@ def parse_pose_every(text: str) -> int | None:
 
 
 @dataclass
-class StridedFrame:
+class StridedFrame(Generic[F]):
     """A frame to estimate poses on, and the frames before it (since the previous one) that are interpolated."""
 
-    frame: Frame
-    skipped: list[Frame] = field(default_factory=list)
+    frame: F
+    skipped: list[F] = field(default_factory=list)
 
 
-def strided(frames: Iterator[Frame], every: int) -> Iterator[StridedFrame]:
+def strided(frames: Iterator[F], every: int) -> Iterator[StridedFrame[F]]:
     """Every `every`-th frame (counting from the first) and the video's last frame, each with the frames skipped before it.
 
     Skipped frames are held until the next estimated frame arrives (at most `every - 1` of them), so the
     caller can place their interpolated poses in order.
     """
-    skipped: list[Frame] = []
+    skipped: list[F] = []
     for count, frame in enumerate(frames):
         if count % every == 0:
             yield StridedFrame(frame, skipped)
@@ -86,7 +89,7 @@ def interpolate(before: Poses, after: Poses, fraction: float) -> Poses:
 
 
 def fill_between(before: Poses, after: Poses, before_index: int, after_index: int,
-                 skipped: list[Frame]) -> list[Poses]:
+                 skipped: list[Frame] | list[DecodedFrame]) -> list[Poses]:
     """Interpolated poses for each skipped frame, placed by frame index between two estimated frames."""
     span = after_index - before_index
     return [interpolate(before, after, (frame.index - before_index) / span) for frame in skipped]

@@ -9,8 +9,10 @@ exceptions never reach the user.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -21,12 +23,23 @@ from typing import Any, Self
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from har_core.errors import OutputError, VideoError
 
 DECODE_THREADS = min(4, os.cpu_count() or 1)
-"""Decoder threads. Pose inference, not decoding, is the bottleneck; more threads only hold more frames
-in flight (memory: each is a full picture, 50 MB at 8K) and take cores from inference."""
+"""Decoder threads for pictures larger than `ONE_THREAD_DECODE_PIXELS`. Pose inference, not decoding, is the
+bottleneck; more threads only hold more frames in flight (memory: each is a full picture, 50 MB at 8K) and
+take cores from inference."""
+
+ONE_THREAD_DECODE_PIXELS = 1280 * 720
+"""Pictures up to this size decode on one thread. FFmpeg's frame threads cost a third more CPU (640x480 H.264:
+0.36 against 0.27 ms a frame) and one thread keeps ahead of the pipeline at this size: in its render pass,
+which is CPU-bound, one thread took 0.4 s (640x480) and 0.6 s (1280x720) off a minute of video."""
+
+LAZY_MAX_PIXELS = 1920 * 1088
+"""Largest decoded picture a `DecodedFrame` holds unconverted (3 MB in 8-bit 4:2:0); larger ones are
+converted at once, so the frames a pipeline keeps in flight stay small for 4K and 8K input."""
 
 _VFR_SAMPLE_PACKETS = 120
 """Packets whose timestamps `probe` inspects to tell constant from variable frame rate."""
@@ -147,6 +160,44 @@ def probe(path: Path) -> VideoInfo:
         )
 
 
+class DecodedFrame:
+    """A decoded frame whose upright RGB picture is made on first use, in whichever thread uses it.
+
+    Why: turning a 640x480 frame into RGB costs three times as much CPU as decoding it (0.8 against 0.27 ms).
+    The pipeline's pose pass looks at the picture of only the frames it estimates poses on (every second
+    one at 30 fps), and converting them in its pose workers spreads that work over every core instead of
+    loading the single decode thread, which had been the pass's bottleneck (bench/README.md). The decoded
+    picture is held until then, so pictures above `LAZY_MAX_PIXELS` are converted as they are decoded,
+    which keeps the frames in flight small for 4K and 8K input. Use the picture from one thread at a time.
+    """
+
+    __slots__ = ("_image", "_rotation", "_source", "_to_rgb", "index", "time_s")
+
+    def __init__(self, index: int, time_s: float, source: av.VideoFrame, rotation: int, to_rgb: _UprightRgb) -> None:
+        self.index, self.time_s = index, time_s
+        self._source: av.VideoFrame | None = source
+        self._rotation, self._to_rgb = rotation, to_rgb
+        self._image: np.ndarray | None = None
+        if source.width * source.height > LAZY_MAX_PIXELS:
+            self._convert()
+
+    @property
+    def image(self) -> np.ndarray:
+        """RGB uint8 (height, width, 3), upright, downscaled to the `max_side` given to `iter_decoded`."""
+        return self._image if self._image is not None else self._convert()
+
+    def forget_picture(self) -> None:
+        """Let the picture go (index and time stay): for frames whose picture will never be looked at."""
+        self._source = self._image = None
+
+    def _convert(self) -> np.ndarray:
+        if self._source is None:
+            raise RuntimeError(f"The picture of frame {self.index} was already let go.")
+        self._image = self._to_rgb(self._source, self._rotation)
+        self._source = None
+        return self._image
+
+
 def iter_frames(path: Path, max_side: int | None = None) -> Iterator[Frame]:
     """Yield every decodable frame of the first video stream, upright, in presentation order.
 
@@ -159,12 +210,20 @@ def iter_frames(path: Path, max_side: int | None = None) -> Iterator[Frame]:
     it raises on the first `next()`, so call `probe` first to fail before any work starts. Close the
     generator (or use `contextlib.closing`) when stopping early, to release the file at once.
     """
+    with contextlib.closing(iter_decoded(path, max_side)) as frames:
+        for frame in frames:
+            yield Frame(index=frame.index, time_s=frame.time_s, image=frame.image)
+
+
+def iter_decoded(path: Path, max_side: int | None = None) -> Iterator[DecodedFrame]:
+    """`iter_frames`, with each picture converted to RGB only when it is first used (`DecodedFrame`)."""
     if max_side is not None and max_side < 1:
         raise ValueError(f"max_side must be positive, got {max_side}")
     container, stream = _open(Path(path))
     with container:
         stream.thread_type = "AUTO"
-        stream.codec_context.thread_count = DECODE_THREADS
+        context = stream.codec_context
+        context.thread_count = 1 if context.width * context.height <= ONE_THREAD_DECODE_PIXELS else DECODE_THREADS
         step = 1 / float(_rate(stream))
         rotation = 0
         first_pts: int | None = None
@@ -173,6 +232,7 @@ def iter_frames(path: Path, max_side: int | None = None) -> Iterator[Frame]:
         trust_pts = container.format.name != "avi"
         time_s = 0.0
         index = 0
+        to_rgb = _UprightRgb(max_side)
         for frame in _decoded(container, stream):
             if index == 0:
                 rotation, first_pts = _rotation_cw(frame, stream), frame.pts
@@ -181,7 +241,7 @@ def iter_frames(path: Path, max_side: int | None = None) -> Iterator[Frame]:
                 time_s = stamped if stamped > time_s else time_s + step  # never backwards
             else:
                 time_s += step  # no usable timestamp: assume the nominal rate
-            yield Frame(index=index, time_s=time_s, image=_upright_rgb(frame, rotation, max_side))
+            yield DecodedFrame(index, time_s, frame, rotation, to_rgb)
             index += 1
         if index == 0:
             raise VideoError(_NO_FRAMES)
@@ -331,21 +391,34 @@ def _duration_s(container: av.container.InputContainer, stream: av.VideoStream) 
     return 0.0
 
 
-def _upright_rgb(frame: av.VideoFrame, rotation: int, max_side: int | None) -> np.ndarray:
-    """Convert to RGB (honouring the frame's colour range), scale down if asked, then turn upright.
+class _UprightRgb:
+    """Converts one stream's frames to RGB (honouring each frame's colour range), scaled down to `max_side` if
+    larger, turned upright.
 
-    Scaling happens in swscale before the conversion's output is allocated, so an 8K frame never exists
-    as a full-size RGB array.
+    One swscale context serves every frame: PyAV's `VideoFrame.to_ndarray` builds a new one per frame, which
+    made conversion cost 2.7 times as much (0.97 against 0.36 ms of CPU from 640x480 to 256 px; the pictures
+    are identical). A lock lets frames of one stream be converted from several threads. Scaling happens in
+    swscale before the output is allocated, so an 8K frame never exists as a full-size RGB array.
     """
-    width, height = frame.width, frame.height
-    size: dict[str, int] = {}
-    if max_side is not None and max(width, height) > max_side:
-        scale = max_side / max(width, height)
-        size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
-    image = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range, interpolation="AREA", **size)
-    if rotation:
-        image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
-    return image
+
+    def __init__(self, max_side: int | None) -> None:
+        self._max_side = max_side
+        self._reformatter = VideoReformatter()
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: av.VideoFrame, rotation: int) -> np.ndarray:
+        width, height = frame.width, frame.height
+        size: dict[str, int] = {}
+        if self._max_side is not None and max(width, height) > self._max_side:
+            scale = self._max_side / max(width, height)
+            size = {"width": max(1, round(width * scale)), "height": max(1, round(height * scale))}
+        with self._lock:
+            rgb = self._reformatter.reformat(frame, format="rgb24", src_color_range=frame.color_range,
+                                             interpolation="AREA", **size)
+        image = rgb.to_ndarray()
+        if rotation:
+            image = np.ascontiguousarray(np.rot90(image, k=-(rotation // 90)))
+        return image
 
 
 X264_PARAMS = "cpu-independent=1"
@@ -414,27 +487,41 @@ class H264Writer:
             raise OutputError(f"Cannot write the video {self.path.name}: {_reason(error)}.") from error
         return self
 
-    def write(self, image: np.ndarray, time_s: float | None = None) -> None:
-        """Encode one RGB uint8 (height, width, 3) picture; all pictures must have the first one's size."""
+    def prepare(self, image: np.ndarray) -> av.VideoFrame:
+        """Check one RGB uint8 (height, width, 3) picture and turn it into the encoder's (padded to even
+        sizes, RGB -> BT.601 I420) without encoding it: the half of `write` a caller may run in another
+        thread than the encoding, so that thread does nothing but feed libx264 (`BackgroundEncoder`; with
+        both halves in the encoding thread the pipeline's render pass waited on it: 0.5 ms of its 1.9 ms a
+        640x480 frame). Prepare frames in the order they are written, from one thread."""
         if self._container is None:
-            raise RuntimeError("H264Writer.write called outside its `with` block")
+            raise RuntimeError("H264Writer used outside its `with` block")
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
-        if self._stream is None:
-            self._stream = self._add_stream(width, height)
+        if self._size is None:
             self._size = (width, height)
         elif (width, height) != self._size:
             raise ValueError(f"frame size {width}x{height} differs from the first frame's {self._size}")
         if height % 2 or width % 2:
             image = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-        frame = av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        return av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+
+    def write_prepared(self, frame: av.VideoFrame, time_s: float | None = None) -> None:
+        """Encode a picture from `prepare` at `time_s` (default: index / rate)."""
+        if self._container is None:
+            raise RuntimeError("H264Writer used outside its `with` block")
+        if self._stream is None:
+            self._stream = self._add_stream(frame.width, frame.height)
         seconds = time_s if time_s is not None else self.frames_written / self.rate
         pts = max(round(seconds / _ENCODER_TIME_BASE), self._last_pts + 1)
         frame.pts, frame.time_base = pts, _ENCODER_TIME_BASE
         self._last_pts = pts
         self._mux(self._stream.encode(frame))
         self.frames_written += 1
+
+    def write(self, image: np.ndarray, time_s: float | None = None) -> None:
+        """Encode one RGB uint8 (height, width, 3) picture; all pictures must have the first one's size."""
+        self.write_prepared(self.prepare(image), time_s)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

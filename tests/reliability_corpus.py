@@ -166,7 +166,7 @@ def decoded_frame_count(path: Path) -> int:
     """Frames FFmpeg decodes from `path` up to where it is damaged, counted without `har_core.video`.
 
     Decoding is single-threaded here, which also returns the frames just before a cut that refer to the
-    cut-off data (B-frames, concealed); threaded decoding, as `har_core.video` does it, drops those.
+    cut-off data (B-frames, concealed); threaded decoding, as `har_core.video` does it above 1280x720, drops those.
     """
     count = 0
     with av.open(str(path)) as container:

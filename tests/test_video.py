@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import av
 import numpy as np
 import pytest
 
+from har_core import video
 from har_core.errors import OutputError, VideoError
-from har_core.video import H264Writer, iter_frames, probe
+from har_core.video import H264Writer, iter_decoded, iter_frames, probe
 from tests.media import (
     decoded_numbers,
     draw_pattern,
@@ -126,6 +128,36 @@ def test_downscale_applies_after_rotation(tmp_path: Path) -> None:
 
     assert frames[0].image.shape == (160, 90, 3)
     assert marker_corner(frames[0].image) == "top-left"
+
+
+@pytest.mark.parametrize("convert_at_once", [False, True])
+def test_decoded_frames_convert_later_in_any_thread_to_the_same_pictures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, convert_at_once: bool
+) -> None:
+    """The pose pass converts pictures in its worker threads, out of decoding order, through one shared
+    swscale context; pictures above LAZY_MAX_PIXELS are converted as they are decoded instead."""
+    if convert_at_once:
+        monkeypatch.setattr(video, "LAZY_MAX_PIXELS", 100)
+    path = make_video(tmp_path / "portrait.mp4", size=(180, 320), frames=24, rotation=90)
+    expected = list(iter_frames(path, max_side=160))
+
+    decoded = list(iter_decoded(path, max_side=160))
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        pictures = list(pool.map(lambda frame: frame.image, reversed(decoded)))[::-1]
+
+    assert [(f.index, f.time_s) for f in decoded] == [(f.index, f.time_s) for f in expected]
+    assert all(np.array_equal(mine, theirs.image) for mine, theirs in zip(pictures, expected, strict=True))
+    assert decoded[3].image is pictures[3]  # converted once, then kept
+
+
+def test_a_forgotten_picture_cannot_be_used(tmp_path: Path) -> None:
+    frame = next(iter_decoded(make_video(tmp_path / "clip.mp4", frames=3)))
+
+    frame.forget_picture()
+
+    assert (frame.index, frame.time_s) == (0, 0.0)
+    with pytest.raises(RuntimeError, match="already let go"):
+        _ = frame.image
 
 
 @pytest.mark.parametrize(("name", "codec"), [("one.mp4", "h264"), ("one.webm", "vp9")])
@@ -256,6 +288,21 @@ def test_writer_gives_the_same_bytes_for_the_same_pictures(tmp_path: Path) -> No
         written.append(out.read_bytes())
 
     assert written[0] == written[1] == written[2]
+
+
+def test_writer_prepared_in_one_thread_and_encoded_in_another_gives_the_same_bytes(tmp_path: Path) -> None:
+    """The pipeline converts pictures while drawing and encodes them in another thread (BackgroundEncoder)."""
+    pictures = [draw_pattern(index, 161, 121) for index in range(12)]
+    whole, split = tmp_path / "whole.mp4", tmp_path / "split.mp4"
+    with H264Writer(whole, 30) as writer:
+        for picture in pictures:
+            writer.write(picture)
+    with H264Writer(split, 30) as writer:
+        prepared = [writer.prepare(picture) for picture in pictures]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(lambda: [writer.write_prepared(frame) for frame in prepared]).result()
+
+    assert split.read_bytes() == whole.read_bytes()
 
 
 def test_writer_pads_odd_sizes_without_cropping(tmp_path: Path) -> None:
