@@ -134,7 +134,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             args.seeds = list(SHIPPED_SEEDS)
         else:
             first = args.seed or 0
-            args.seeds = list(range(first, first + (2 if args.members is None else args.members)))
+            args.seeds = list(range(first, first + (len(SHIPPED_SEEDS) if args.members is None else args.members)))
     if not 0 <= args.ema < 1:
         parser.error("--ema must be at least 0 and below 1")
     return args
