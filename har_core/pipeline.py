@@ -549,7 +549,8 @@ def _render_pass(video: Path, target: Path, info: VideoInfo, settings: AnalysisS
 def _annotations(poses: Poses, by_id: dict[int, PersonTimeline], frame: int) -> FrameAnnotations:
     """One frame's drawing input: the people kept for the run, with their label and probabilities."""
     keep = np.array([int(i) in by_id for i in poses.track_ids], dtype=bool)
-    poses = poses[keep]
+    if not keep.all():  # usually everyone is kept, and selecting copies every array
+        poses = poses[keep]
     people = [by_id[int(i)] for i in poses.track_ids]
     return FrameAnnotations(
         poses=poses,
