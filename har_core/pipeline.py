@@ -9,7 +9,7 @@ smoothing) and storing decoded frames would make memory grow with the video:
 Decoding and encoding run in their own threads with bounded queues, and pose estimation in one thread
 per MoveNet worker, so FFmpeg (decode), OpenVINO or LiteRT (pose) and libx264 (encode) keep every core busy:
 all three release the GIL. Colour conversion runs where it does not hold anyone up: pass 1 turns into RGB, at
-the pose model's input size, only the frames it estimates poses on, inside the pose workers; pass 2 converts
+the pose model's input size, only the frames it estimates poses on, in the decode thread; pass 2 converts
 back to YUV in the drawing thread, so the encoding thread only feeds libx264. The second decode costs about
 0.8 ms of CPU a 640x480 frame (decode and RGB), far less than keeping frames would cost in memory, and
 labelling frames while pass 1 runs would need an incremental copy of the timeline rules (and the automatic
@@ -414,17 +414,14 @@ def _parallel_poses(batches: Iterator[list[StridedFrame[DecodedFrame]]], backend
 
     A worker takes a backend from `backends` for each batch (one entry per worker; a thread-safe backend
     may be listed once per worker). One batch more than there are workers stays in flight, so no worker
-    waits while the caller tracks the previous batch. Each worker converts its own frames to RGB (counted as
-    "decode") before estimating.
+    waits while the caller tracks the previous batch.
     """
     idle: queue.SimpleQueue[PoseBackend] = queue.SimpleQueue()
     for backend in backends:
         idle.put(backend)
 
     def estimate(batch: list[StridedFrame[DecodedFrame]]) -> list[Poses]:
-        started = time.perf_counter()
         images = [item.frame.image for item in batch]
-        timer.add("decode", started)
         backend = idle.get()
         started = time.perf_counter()
         try:
@@ -449,12 +446,18 @@ def _parallel_poses(batches: Iterator[list[StridedFrame[DecodedFrame]]], backend
                 future.cancel()
 
 
-def _without_skipped_pictures(items: Iterator[StridedFrame[DecodedFrame]]) -> Iterator[StridedFrame[DecodedFrame]]:
-    """`strided` frames with the pictures of the skipped ones let go: they are interpolated, never looked at, and
-    holding their decoded pictures would multiply the memory of the frames in flight by the stride."""
+def _pictures_for_pose(items: Iterator[StridedFrame[DecodedFrame]]) -> Iterator[StridedFrame[DecodedFrame]]:
+    """`strided` frames with the picture to estimate on converted to RGB and the skipped ones' pictures let go.
+
+    Run in the decode thread, which is ahead of the pose workers with time to spare: converting in the workers,
+    the pass's critical path, made each conversion wait for the GIL behind the tracking and decoding threads
+    (0.25 ms of CPU took 1.5 ms of a worker's time; bench/README.md). Skipped frames are interpolated, never
+    looked at, and holding their pictures would multiply the memory of the frames in flight by the stride.
+    """
     for item in items:
         for frame in item.skipped:
             frame.forget_picture()
+        _ = item.frame.image
         yield item
 
 
@@ -463,10 +466,11 @@ def _pose_pass(video: Path, info: VideoInfo, settings: AnalysisSettings, backend
     """Pass 1: decode, estimate poses in batches on parallel workers, track; only keypoints are kept, never frames."""
     log, times, tracker = PoseLog(), [], PoseTracker(fps=float(info.fps))
     size = _fitted(info.width, info.height, settings.max_side)
-    decoded = _timed(_limited(iter_decoded(video, _pose_side(backends[0], settings)), settings), timer)
+    decoded = _limited(iter_decoded(video, _pose_side(backends[0], settings)), settings)
     every = _pose_every(settings, info)
     previous: tuple[int, Poses] | None = None
-    with contextlib.closing(_in_thread(_without_skipped_pictures(strided(decoded, every)), "decode")) as to_estimate:
+    to_convert = _timed(_pictures_for_pose(strided(decoded, every)), timer)
+    with contextlib.closing(_in_thread(to_convert, "decode")) as to_estimate:
         batches = iter(lambda: list(itertools.islice(to_estimate, POSE_BATCH)), [])
         with contextlib.closing(_parallel_poses(batches, backends, timer)) as estimated:
             for batch, poses in estimated:
