@@ -12,6 +12,8 @@ and annotators), so the comparison measures the shape of the loop, not a weaker 
 - colour conversion and encoding go through OpenCV (BGR, MPEG-4 Part 2), as the original did.
 
 Like the original it follows one person (the most confident one in each frame) and writes no data files.
+Its time runs from loading the models to the last frame written, as the pipeline's does (until 2026-12-06
+it started after loading, which left out about 0.1 s of reading MoveNet that the pipeline's time includes).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ def run_baseline(video: Path, out: Path, input_size: int = 256, device: str = "a
         VideoError: OpenCV cannot open the video.
         OutputError: OpenCV cannot open the output for writing.
     """
+    wall = time.perf_counter()  # from loading the models, as the pipeline's time is (`analyze` loads them)
     backend = create_pose_backend("movenet", input_size=input_size, device=device, runtime=runtime)
     classifier = ActionClassifier.load(device=device)
     annotators = default_annotators()
@@ -84,7 +87,7 @@ def run_baseline(video: Path, out: Path, input_size: int = 256, device: str = "a
         raise OutputError(f"OpenCV cannot write {out}.")
     history: deque[np.ndarray] = deque(maxlen=WINDOW)
     result = BaselineResult(frames=0, wall_s=0.0, runtime=backend.info.runtime or {})
-    wall = time.perf_counter()
+    result.add("load_models", wall)
     try:
         while True:
             started = time.perf_counter()

@@ -33,3 +33,7 @@ def test_quick_benchmark_prints_stages_speed_memory_classifier_and_baseline(tmp_
     assert baseline["frames"] == 45 and baseline["runtime"]["name"] == "openvino"
     assert set(baseline["speedup"]) == set(baseline["cpu_ratio"]) == {"openvino", "litert"}
     assert min(baseline["speedup"].values()) > 0 and min(baseline["cpu_ratio"].values()) > 0
+    # timed like the pipeline: from loading the models (a step of its own) to the last frame
+    steps = baseline["timings"]
+    assert steps["load_models"] > 0 and set(steps) > {"decode", "pose", "lstm", "render", "encode"}
+    assert sum(steps.values()) <= baseline["wall_s"]
