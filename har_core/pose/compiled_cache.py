@@ -63,16 +63,16 @@ class CompiledModelCache:
 
     def store(self, compiled: Any, key: str) -> None:
         """Keep `compiled` under `key`, then drop the least recently used files beyond `max_blobs`."""
-        blob = compiled.export_model().getvalue()
         partial: Path | None = None
         try:
+            blob = compiled.export_model().getvalue()
             self.folder.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".movenet-", suffix=".part",
                                              delete=False) as file:
                 partial = Path(file.name)
                 file.write(hashlib.sha256(blob).digest() + blob)
             os.replace(partial, self.path(key))
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: OpenVINO could not export it
             if partial is not None:
                 self._discard(partial)
             return

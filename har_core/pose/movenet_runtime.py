@@ -200,8 +200,8 @@ class OpenVINORuntime(MoveNetRuntime):
     def _compile(self, shape: tuple[int, ...]) -> Any:
         """MoveNet compiled for `shape`: imported from the cache when it holds it, else compiled and stored."""
         config = self._config()
-        key = self._blob_key(shape, config)
-        compiled = None if self._blobs is None else self._blobs.load(self._core, key, config)
+        key = None if self._blobs is None else self._blob_key(shape, config)
+        compiled = None if key is None else self._blobs.load(self._core, key, config)
         if compiled is not None:
             return compiled
         if self._model is None:
@@ -212,16 +212,15 @@ class OpenVINORuntime(MoveNetRuntime):
             compiled = self._core.compile_model(self._model, "CPU", config)
         except RuntimeError as error:
             raise ModelError(f"OpenVINO could not compile MoveNet for input {shape}: {error}") from error
-        if self._blobs is not None:
+        if key is not None:
             self._blobs.store(compiled, key)
         return compiled
 
     def _blob_key(self, shape: tuple[int, ...], config: dict[str, Any]) -> str:
         """What a compiled model depends on: the weights, OpenVINO's build, the CPU, the settings and the shape."""
-        weights = hashlib.sha256(self._weights).hexdigest() if isinstance(self._weights, bytes) else ""
         cpu = [self._core.get_property("CPU", name) for name in ("FULL_DEVICE_NAME", "OPTIMIZATION_CAPABILITIES")]
         settings = sorted((str(name), str(value)) for name, value in config.items())
-        return blob_key(weights, self._ov.get_version(), cpu, settings, shape)
+        return blob_key(hashlib.sha256(self._weights).hexdigest(), self._ov.get_version(), cpu, settings, shape)
 
     def _warmed_request(self, compiled: Any, shape: tuple[int, ...]) -> Any:
         """A new infer request that has already run once, its first inference alone in the process.
