@@ -189,16 +189,19 @@ def kill_first_worker_after(seconds: float, killed: list[int], stop: threading.E
 def test_worker_killed_mid_video_is_retried(inputs: Path, reference: Path, cluster: Cluster, tmp_path: Path) -> None:
     killed: list[int] = []
     stop = threading.Event()
-    killer = threading.Thread(target=kill_first_worker_after, args=(1.0, killed, stop))
+    killer = threading.Thread(target=kill_first_worker_after, args=(0.5, killed, stop))
     killer.start()
-    try:  # one worker: the long video runs first, and is the one killed
+    try:  # one worker: the long video runs first, and is usually the one killed
         result = run_batch([inputs / "long.mp4", inputs / "c0.mp4"], tmp_path / "out", options=BatchOptions(workers=1))
     finally:
         stop.set()
         killer.join()
-    assert killed, "no worker was seen analysing for a second"
+    assert killed, "no worker was seen analysing for half a second"
     assert [(row.name, row.status) for row in result.rows] == [("long", "done"), ("c0", "done")]
-    assert result.placements["long"][1] != killed[0]  # the result came from the task Ray ran again
+    # The videos are analysed in order. Those whose results came from the killed worker finished before the kill;
+    # the one it was inside (long, or c0 when long took under half a second) came from the task Ray ran again.
+    on_killed_worker = [name for name in ("long", "c0") if result.placements[name][1] == killed[0]]
+    assert on_killed_worker in ([], ["long"])
     for name in ("long", "c0"):
         assert_same_result(tmp_path / "out" / name, reference / name)
 
