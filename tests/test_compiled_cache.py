@@ -14,7 +14,7 @@ from har_core.errors import ModelError
 from har_core.pose import movenet_runtime
 from har_core.pose.compiled_cache import CompiledModelCache
 from har_core.pose.movenet import load_movenet_bytes
-from har_core.pose.movenet_runtime import OpenVINORuntime
+from har_core.pose.movenet_runtime import OpenVINORuntime, Weights
 from har_core.video import iter_frames
 
 SAMPLE = Path(__file__).resolve().parent.parent / "har_core" / "data" / "sample.mp4"
@@ -55,6 +55,18 @@ def test_second_runtime_imports_the_compiled_model_and_gives_the_same_bits(
     imported = OpenVINORuntime(weights, cache_dir=tmp_path).infer(tensor)
     assert np.array_equal(compiled, imported)
     assert compiled[0, 55] > 0.2  # the sample's person was found: a real output, not zeros
+
+
+def test_a_cached_model_needs_no_weights_read(tmp_path: Path, weights: bytes, tensor: np.ndarray) -> None:
+    expected = OpenVINORuntime(weights, cache_dir=tmp_path).infer(tensor)
+
+    def refuse() -> bytes:
+        raise ModelError("the weights were read")
+
+    known = Weights(hashlib.sha256(weights).hexdigest(), refuse)
+    assert np.array_equal(OpenVINORuntime(known, cache_dir=tmp_path).infer(tensor), expected)
+    with pytest.raises(ModelError, match="the weights were read"):  # a shape not compiled yet needs them
+        OpenVINORuntime(known, cache_dir=tmp_path).infer(np.zeros((1, 64, 64, 3), dtype=np.uint8))
 
 
 def test_each_setting_and_shape_has_its_own_compiled_model(tmp_path: Path, weights: bytes) -> None:

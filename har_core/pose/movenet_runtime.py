@@ -31,7 +31,7 @@ import queue
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,24 @@ class RuntimeInfo:
     threads: int
     hint: str
     precision: str
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The .tflite as the runtimes take it: its SHA-256, and `read()`, which returns the verified bytes.
+
+    Why not just the bytes: OpenVINO needs them only when its compiled model is not in the user's cache, and
+    the wheel's manifest records the SHA-256, so a run that imports a compiled model never decompresses and
+    hashes the 10 MB file (0.06 s of every analysis on a 2-core Xeon).
+    """
+
+    sha256: str
+    read: Callable[[], bytes]
+
+    @classmethod
+    def of(cls, data: bytes) -> Weights:
+        """Bytes already in memory."""
+        return cls(hashlib.sha256(data).hexdigest(), lambda: data)
 
 
 class MoveNetRuntime(ABC):
@@ -147,10 +165,11 @@ class OpenVINORuntime(MoveNetRuntime):
     and one stream per worker, so each concurrent frame has its own stream and cores never split a layer.
     """
 
-    def __init__(self, weights: bytes | Path, workers: int = 1, threads: int = 1, precision: str = DEFAULT_PRECISION,
+    def __init__(self, weights: bytes | Weights | Path, workers: int = 1, threads: int = 1,
+                 precision: str = DEFAULT_PRECISION,
                  cache_dir: Path | None = None) -> None:
-        """`weights`: the verified .tflite bytes, or the path of an OpenVINO IR (.xml) derived from them, such
-        as the INT8 model `bench/quantize_movenet.py` makes."""
+        """`weights`: the verified .tflite (`Weights`, or its bytes), or the path of an OpenVINO IR (.xml)
+        derived from it, such as the INT8 model `bench/quantize_movenet.py` makes (not cached)."""
         import openvino as ov
 
         if precision not in PRECISIONS:
@@ -160,10 +179,9 @@ class OpenVINORuntime(MoveNetRuntime):
         self._core = ov.Core()
         if precision == "auto":  # the plugin's default for this CPU, asked for explicitly so it is on record
             self._precision = self._core.get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
-        self._weights, self._cache_dir = weights, cache_dir or user_cache_dir()
-        # Compiled models of the verified bytes are cached (an IR file is a bench experiment: not cached).
-        self._blobs = (None if isinstance(weights, Path)
-                       else CompiledModelCache(self._cache_dir / "openvino"))
+        self._weights = Weights.of(weights) if isinstance(weights, bytes) else weights
+        self._cache_dir = cache_dir or user_cache_dir()
+        self._blobs = CompiledModelCache(self._cache_dir / "openvino")
         self._model: Any = None  # the graph, read on the first cache miss
         self._compiled: dict[tuple[int, ...], _Pool] = {}
         self._lock = threading.Lock()
@@ -200,13 +218,13 @@ class OpenVINORuntime(MoveNetRuntime):
     def _compile(self, shape: tuple[int, ...]) -> Any:
         """MoveNet compiled for `shape`: imported from the cache when it holds it, else compiled and stored."""
         config = self._config()
-        key = None if self._blobs is None else self._blob_key(shape, config)
+        key = self._blob_key(self._weights, shape, config) if isinstance(self._weights, Weights) else None
         compiled = None if key is None else self._blobs.load(self._core, key, config)
         if compiled is not None:
             return compiled
         if self._model is None:
             self._model = (self._core.read_model(self._weights) if isinstance(self._weights, Path)
-                           else read_tflite(self._core, self._weights, self._cache_dir))
+                           else read_tflite(self._core, self._weights.read(), self._cache_dir))
         self._model.reshape({self._model.inputs[0].get_any_name(): list(shape)})  # compile_model copies it
         try:
             compiled = self._core.compile_model(self._model, "CPU", config)
@@ -216,11 +234,11 @@ class OpenVINORuntime(MoveNetRuntime):
             self._blobs.store(compiled, key)
         return compiled
 
-    def _blob_key(self, shape: tuple[int, ...], config: dict[str, Any]) -> str:
+    def _blob_key(self, weights: Weights, shape: tuple[int, ...], config: dict[str, Any]) -> str:
         """What a compiled model depends on: the weights, OpenVINO's build, the CPU, the settings and the shape."""
         cpu = [self._core.get_property("CPU", name) for name in ("FULL_DEVICE_NAME", "OPTIMIZATION_CAPABILITIES")]
         settings = sorted((str(name), str(value)) for name, value in config.items())
-        return blob_key(hashlib.sha256(self._weights).hexdigest(), self._ov.get_version(), cpu, settings, shape)
+        return blob_key(weights.sha256, self._ov.get_version(), cpu, settings, shape)
 
     def _warmed_request(self, compiled: Any, shape: tuple[int, ...]) -> Any:
         """A new infer request that has already run once, its first inference alone in the process.
@@ -256,7 +274,7 @@ def read_tflite(core: Any, weights: bytes, cache: Path) -> Any:
         raise ModelError(f"OpenVINO could not read MoveNet: {str(error).strip().splitlines()[-1]}") from error
 
 
-def create_runtime(name: str, weights: bytes, workers: int = 1, threads: int = 1,
+def create_runtime(name: str, weights: bytes | Weights, workers: int = 1, threads: int = 1,
                    precision: str = DEFAULT_PRECISION) -> MoveNetRuntime:
     """The named runtime on `weights`: `workers` frames at once, each on `threads` threads.
 
@@ -270,5 +288,6 @@ def create_runtime(name: str, weights: bytes, workers: int = 1, threads: int = 1
     if name == "openvino":
         return OpenVINORuntime(weights, workers=workers, threads=threads, precision=precision)
     if name == "litert":
-        return LiteRTRuntime(weights, workers=workers, threads=threads)
+        return LiteRTRuntime(weights if isinstance(weights, bytes) else weights.read(), workers=workers,
+                             threads=threads)
     raise ModelError(f"unknown MoveNet runtime {name!r}: choose one of {', '.join(RUNTIMES)}")
