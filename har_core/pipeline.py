@@ -332,7 +332,8 @@ def _limited(frames: Iterator[DecodedFrame], settings: AnalysisSettings) -> Iter
 
 
 def _timed(frames: Iterator[T], timer: _Timer) -> Iterator[T]:
-    """Count the time spent inside the decoder (in whichever thread iterates)."""
+    """Count the time spent producing frames, decoding and any conversion, as "decode" (in whichever thread
+    iterates)."""
     while True:
         started = time.perf_counter()
         frame = next(frames, None)
@@ -421,11 +422,10 @@ def _parallel_poses(batches: Iterator[list[StridedFrame[DecodedFrame]]], backend
         idle.put(backend)
 
     def estimate(batch: list[StridedFrame[DecodedFrame]]) -> list[Poses]:
-        images = [item.frame.image for item in batch]
         backend = idle.get()
         started = time.perf_counter()
         try:
-            return backend(images)
+            return backend([item.frame.image for item in batch])
         finally:
             timer.add("pose", started)
             idle.put(backend)

@@ -166,9 +166,8 @@ class DecodedFrame:
     Why: turning a 640x480 frame into RGB costs more CPU than decoding it (0.36 ms to 256 px, 0.55 ms at full
     size, against 0.27 ms). The pipeline's pose pass looks at the picture of only the frames it estimates
     poses on (every second one at 30 fps) and never converts the others (bench/README.md). The decoded
-    picture is held until then, so pictures above `LAZY_MAX_PIXELS` are
-    converted as they are decoded, which keeps the frames in flight small for 4K and 8K input. Use the
-    picture from one thread at a time.
+    picture is held until then, so pictures above `LAZY_MAX_PIXELS` are converted as they are decoded, which
+    keeps the frames in flight small for 4K and 8K input. Use the picture from one thread at a time.
     """
 
     __slots__ = ("_image", "_rotation", "_source", "_to_rgb", "index", "time_s")
